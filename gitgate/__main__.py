@@ -1,0 +1,3 @@
+from gitgate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,89 @@
+"""What every check returns, and the context it runs in.
+
+Checks *return* verdicts instead of raising or rejecting themselves: the policy turns each
+failing verdict into the action its rule names (allow, reject, queue), and the engine turns a
+check that raises into a reject. One object per outcome keeps "why was this refused?" answerable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from gitgate.config import Config, Rule
+from gitgate.push import Push, RefUpdate
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found. Never carries a secret's value: type, place and short hash."""
+
+    check: str
+    ref: str
+    message: str
+    commit: str | None = None
+    path: str | None = None
+    line: int | None = None
+    type: str | None = None
+    hash: str | None = None
+
+    @property
+    def location(self) -> str:
+        if self.path and self.line:
+            return f"{self.path}:{self.line}"
+        return self.path or ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass
+class Verdict:
+    """A check's answer for one ref update."""
+
+    check: str
+    ref: str
+    passed: bool
+    reason: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    hint: str = ""  # what the agent should do next
+    error: bool = False  # the check itself failed: always a reject (fail closed)
+    output: list[str] = field(default_factory=list)  # lines for the client (hooks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "ref": self.ref,
+            "passed": self.passed,
+            "reason": self.reason,
+            "error": self.error,
+        }
+
+
+@dataclass
+class CheckContext:
+    """What checks may use besides the push: config, the scanner, who pushed."""
+
+    config: Config
+    scanner: Any = None  # gitgate.scanning.SecretScanner
+    identity: Any = None  # gitgate.auth.Identity
+    request_id: str = ""
+
+
+class Check(Protocol):
+    name: str
+
+    def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]: ...
+
+
+def updates_for(push: Push, rules: Mapping[str, Rule]) -> list[tuple[RefUpdate, Rule]]:
+    """The updates a check looks at, each with the rule that governs it."""
+    return [(u, rules[u.ref]) for u in push.updates if u.ref in rules]
+
+
+def short(oid: bytes | str | None) -> str | None:
+    if oid is None:
+        return None
+    text = oid.decode() if isinstance(oid, bytes) else oid
+    return text[:12]

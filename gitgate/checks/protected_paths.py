@@ -1,0 +1,55 @@
+"""Protected paths: any add, modify, delete or rename touching a configured glob.
+
+Both sides of a rename count, so moving `deploy/prod.yaml` out of `deploy/` is as protected as
+editing it. Paths come from every new commit and, for a force-push, from the net change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gitgate import globs
+from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
+from gitgate.config import Rule
+from gitgate.push import Push
+
+
+class ProtectedPaths:
+    name = "protected_paths"
+
+    def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]:
+        verdicts = []
+        for update, rule in updates_for(push, rules):
+            if not rule.protected_paths:
+                continue
+            findings: list[Finding] = []
+            seen: set[tuple[str, str]] = set()
+            for change in update.changes:
+                for path in change.paths:
+                    pattern = globs.match_any(rule.protected_paths, path)
+                    if pattern is None or (change.kind, path) in seen:
+                        continue
+                    seen.add((change.kind, path))
+                    what = f"{change.kind} of a protected path (matches {pattern!r})"
+                    if change.kind == "rename":
+                        what = (
+                            f"rename {change.old_path} -> {change.path} touches a protected "
+                            f"path (matches {pattern!r})"
+                        )
+                    findings.append(
+                        Finding(self.name, update.ref, what, commit=short(change.commit), path=path)
+                    )
+            paths = sorted({f.path for f in findings if f.path})
+            verdicts.append(
+                Verdict(
+                    self.name,
+                    update.ref,
+                    passed=not findings,
+                    reason=f"touches protected paths: {', '.join(paths[:3])}"
+                    + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""),
+                    findings=findings,
+                    hint="changes under protected paths need a human; leave them out of this "
+                    "push (git reset/rebase) or ask a reviewer",
+                )
+            )
+        return verdicts

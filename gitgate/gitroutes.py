@@ -1,0 +1,375 @@
+"""The three smart-HTTP resources: info/refs, git-upload-pack, git-receive-pack.
+
+Fetches stream straight through (no whole body is ever held); pushes are spooled whole, then
+inspected (see gitgate.receive). Who may do what is decided here, before any byte goes upstream:
+401 with `WWW-Authenticate: Basic` for missing or bad credentials (git then asks its credential
+helper), 403 naming the rule for an identity that may not do this.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import falcon
+from dulwich.errors import GitProtocolError, HangupException
+from dulwich.protocol import Protocol, extract_capabilities, pkt_line
+
+from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
+from gitgate.protocol import (
+    ProtocolError,
+    filter_advertisement_caps,
+    parse_push_request,
+    report,
+    wrap_report,
+)
+from gitgate.receive import Caller, PushOutcome
+from gitgate.routes import BadRepo, repo_name
+from gitgate.runtime import Runtime
+from gitgate.upstream import UpstreamError, UpstreamResponse
+
+log = logging.getLogger("gitgate.git")
+SERVICES = ("git-upload-pack", "git-receive-pack")
+READ_CHUNK = 64 * 1024
+PASS_HEADERS = ("content-type", "cache-control", "expires", "pragma", "content-encoding")
+
+
+class PushTooLarge(Exception):
+    def __init__(self, spool: BinaryIO, size: int) -> None:
+        super().__init__(size)
+        self.spool, self.size = spool, size
+
+
+def _read_stream(req: falcon.Request) -> BinaryIO:
+    # gunicorn de-chunks a chunked upload and leaves no CONTENT_LENGTH; falcon's bounded
+    # stream would then read nothing (PROTOCOL.md), so read the raw stream to EOF instead.
+    return req.bounded_stream if req.content_length is not None else req.stream  # type: ignore[return-value]
+
+
+def _iter_body(stream: BinaryIO) -> Iterator[bytes]:
+    while chunk := stream.read(READ_CHUNK):
+        yield chunk
+
+
+class GitService:
+    """Shared by the resources: names, identity, access, upstream errors, audit."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    @staticmethod
+    def repo(owner: str, name: str) -> str:
+        try:
+            return repo_name(owner, name)
+        except BadRepo as ex:
+            raise falcon.HTTPNotFound(description=f"gitgate: {ex}") from None
+
+    def caller(self, req: falcon.Request, owner: str, name: str, service: str) -> Caller:
+        repo = self.repo(owner, name)
+        caller = Caller(
+            repo=repo,
+            source_addr=req.remote_addr or "",
+            request_id=req.context.request_id,
+        )
+        from gitgate.auth import AuthError
+
+        try:
+            return self.rt.identify(req.get_header("Authorization"), caller)
+        except AuthError as ex:
+            self.audit(caller, service, decision="unauthenticated", error=str(ex))
+            raise falcon.HTTPUnauthorized(
+                title="authentication required",
+                description=f"gitgate: {ex}. Use your gitgate token as the password "
+                "(http://agent:TOKEN@gate/...) or a credential helper.",
+                headers={"WWW-Authenticate": 'Basic realm="gitgate"'},
+            ) from None
+
+    def require_read(self, caller: Caller, service: str) -> None:
+        rule = repo_rule(self.rt.config.rule, caller.repo, caller.groups)
+        if rule is None or rule.access == "none":
+            why = (
+                f"rule {rule.name!r} gives you no access" if rule else "no rule gives you access"
+            )
+            self.audit(caller, service, decision="forbidden", error=why)
+            raise falcon.HTTPForbidden(
+                title="forbidden",
+                description=f"gitgate: {caller.subject} may not read {caller.repo}: {why}. "
+                "Ask the gitgate admin if you need it.",
+            )
+
+    def require_push(self, caller: Caller, service: str) -> None:
+        self.require_read(caller, service)
+        if not can_push_somewhere(self.rt.config.rule, caller.repo, caller.groups):
+            rule = repo_rule(self.rt.config.rule, caller.repo, caller.groups)
+            why = access_refusal(rule, "any ref") or "no rule gives you write access"
+            self.audit(caller, service, decision="forbidden", error=why)
+            raise falcon.HTTPForbidden(
+                title="forbidden",
+                description=f"gitgate: {caller.subject} may not push to {caller.repo}: {why}.",
+            )
+
+    def upstream_failed(self, caller: Caller, service: str, ex: UpstreamError) -> falcon.HTTPError:
+        self.audit(caller, service, decision="error", error=str(ex), upstream_status=ex.status)
+        return falcon.HTTPBadGateway(title="upstream error", description=f"gitgate: {ex}")
+
+    def check_status(self, caller: Caller, service: str, resp: UpstreamResponse) -> None:
+        if resp.status == 200:
+            return
+        resp.close()
+        self.audit(caller, service, decision="error", upstream_status=resp.status)
+        if resp.status == 404:
+            raise falcon.HTTPNotFound(
+                description=f"gitgate: repository {caller.repo} was not found upstream "
+                "(or the gate's upstream credential cannot see it)"
+            )
+        raise falcon.HTTPBadGateway(
+            description=f"gitgate: upstream answered HTTP {resp.status} for {caller.repo}"
+        )
+
+    def audit(self, caller: Caller, service: str, **fields: Any) -> None:
+        event = {
+            "subject": caller.subject,
+            "groups": list(caller.groups),
+            "issuer": caller.issuer,
+            "source_addr": caller.source_addr,
+            "repo": caller.repo,
+            "service": service,
+            "request_id": caller.request_id,
+            **fields,
+        }
+        self.rt.record(event)
+
+
+class InfoRefs:
+    def __init__(self, service: GitService) -> None:
+        self.svc = service
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, owner: str, name: str) -> None:
+        service = req.get_param("service") or ""
+        self.svc.repo(owner, name)
+        if service not in SERVICES:
+            raise falcon.HTTPForbidden(
+                description="gitgate: only git's smart HTTP protocol is supported "
+                "(the dumb protocol is not); use git 1.6.6 or newer"
+            )
+        started = time.monotonic()
+        caller = self.svc.caller(req, owner, name, "info-refs")
+        if service == "git-receive-pack":
+            self.svc.require_push(caller, "info-refs")
+        else:
+            self.svc.require_read(caller, "info-refs")
+        headers = {"Accept": "*/*"}
+        if proto := req.get_header("Git-Protocol"):
+            headers["Git-Protocol"] = proto
+        try:
+            up = self.svc.rt.upstream.request(
+                "GET", caller.repo, f"info/refs?service={service}", headers=headers
+            )
+        except UpstreamError as ex:
+            raise self.svc.upstream_failed(caller, "info-refs", ex) from None
+        self.svc.check_status(caller, "info-refs", up)
+        for key in PASS_HEADERS:
+            if key in up.headers:
+                resp.set_header(key, up.headers[key])
+        body = up.iter_body() if service == "git-upload-pack" else _rewrite_advert(up)
+        resp.stream = _audited(body, self.svc, caller, "info-refs", started)
+
+
+def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
+    """Pass the receive-pack advertisement with only the capabilities the gate implements."""
+    proto = Protocol(up._resp.read, lambda _d: None)
+    try:
+        first = proto.read_pkt_line()
+        if first is None or not first.startswith(b"# service="):
+            raise GitProtocolError("no service line")
+        yield pkt_line(first)
+        flush = proto.read_pkt_line()
+        yield pkt_line(flush)
+        line = proto.read_pkt_line()
+        if line is not None:
+            ref, caps = extract_capabilities(line.rstrip(b"\n"))
+            yield pkt_line(ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n")
+        else:
+            yield pkt_line(None)
+        yield from up.iter_body()
+    except (HangupException, GitProtocolError) as ex:
+        log.warning("upstream advertisement was malformed: %s", type(ex).__name__)
+        yield pkt_line(b"ERR gitgate: upstream sent a malformed ref advertisement")
+    finally:
+        up.close()
+
+
+def _audited(
+    body: Iterator[bytes], svc: GitService, caller: Caller, service: str, started: float,
+    **fields: Any,
+) -> Iterator[bytes]:
+    sent = 0
+    try:
+        for chunk in body:
+            sent += len(chunk)
+            yield chunk
+    finally:
+        duration = int((time.monotonic() - started) * 1000)
+        counted = {k: int(v) if isinstance(v, _Counter) else v for k, v in fields.items()}
+        svc.audit(caller, service, decision="allow", bytes_out=sent, duration_ms=duration,
+                  upstream_status=200, **counted)
+
+
+class UploadPack:
+    """Fetch and clone: stream both ways, protocol v2 and gzip bodies passed through."""
+
+    def __init__(self, service: GitService) -> None:
+        self.svc = service
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, owner: str, name: str) -> None:
+        started = time.monotonic()
+        caller = self.svc.caller(req, owner, name, "upload-pack")
+        self.svc.require_read(caller, "upload-pack")
+        headers = {
+            "Content-Type": "application/x-git-upload-pack-request",
+            "Accept": "application/x-git-upload-pack-result",
+        }
+        for name_ in ("Git-Protocol", "Content-Encoding"):
+            if value := req.get_header(name_):
+                headers[name_] = value
+        counter = _Counter(_read_stream(req))
+        try:
+            up = self.svc.rt.upstream.request(
+                "POST",
+                caller.repo,
+                "git-upload-pack",
+                headers=headers,
+                body=_iter_body(counter),  # type: ignore[arg-type]
+                content_length=req.content_length,
+            )
+        except UpstreamError as ex:
+            raise self.svc.upstream_failed(caller, "upload-pack", ex) from None
+        self.svc.check_status(caller, "upload-pack", up)
+        for key in PASS_HEADERS:
+            if key in up.headers:
+                resp.set_header(key, up.headers[key])
+        resp.stream = _audited(
+            up.iter_body(), self.svc, caller, "upload-pack", started, bytes_in=counter
+        )
+
+
+class _Counter:
+    """A read-through stream that counts bytes (for the audit record)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream, self.n = stream, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.n += len(data)
+        return data
+
+    def __int__(self) -> int:
+        return self.n
+
+
+class ReceivePackResource:
+    """Push: spool the whole request, parse, inspect, decide, answer in-band."""
+
+    def __init__(self, service: GitService) -> None:
+        self.svc = service
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response, owner: str, name: str) -> None:
+        started = time.monotonic()
+        caller = self.svc.caller(req, owner, name, "receive-pack")
+        self.svc.require_push(caller, "receive-pack")
+        cfg = self.svc.rt.config
+        resp.content_type = "application/x-git-receive-pack-result"
+        resp.set_header("Cache-Control", "no-cache")
+        try:
+            spool = spool_body(_read_stream(req), cfg.storage.max_push_bytes,
+                               cfg.storage.spool_memory_bytes, str(cfg.data_path))
+        except PushTooLarge as ex:
+            resp.data = self._too_large(caller, ex, cfg.storage.max_push_bytes)
+            return
+        size = spool.tell()
+        spool.seek(0)
+        try:
+            parsed = parse_push_request(spool)
+        except ProtocolError as ex:
+            spool.close()
+            self.svc.audit(caller, "receive-pack", decision="error", error=str(ex), bytes_in=size)
+            raise falcon.HTTPBadRequest(title="bad push request", description=f"gitgate: {ex}")
+        if not parsed.commands:  # git's probe before a chunked upload: nothing to do
+            spool.close()
+            resp.data = b""
+            return
+
+        def done(outcome: PushOutcome) -> None:
+            self.svc.audit(
+                caller, "receive-pack", **_outcome_fields(outcome, parsed.commands),
+                bytes_in=size, duration_ms=int((time.monotonic() - started) * 1000),
+            )
+
+        resp.stream = self.svc.rt.receive.respond(caller, spool, parsed, on_done=done)
+
+    def _too_large(self, caller: Caller, ex: PushTooLarge, limit: int) -> bytes:
+        reason = (f"push of {ex.size / 1e6:.0f} MB or more exceeds the gate's limit of "
+                  f"{limit / 1e6:.0f} MB: split it into smaller pushes")
+        self.svc.audit(caller, "receive-pack", decision="reject", error=reason, bytes_in=ex.size)
+        ex.spool.seek(0)
+        try:
+            parsed = parse_push_request(ex.spool, check_pack=False)
+        except ProtocolError:
+            raise falcon.HTTPError(falcon.HTTP_413, description=f"gitgate: {reason}") from None
+        finally:
+            ex.spool.close()
+        body = report("error push too large", [(c.ref, reason) for c in parsed.commands])
+        return wrap_report(parsed, body)
+
+
+def spool_body(stream: BinaryIO, limit: int, memory: int, data_dir: str) -> BinaryIO:
+    """Read the whole request into a spool (memory first, then a file in the data dir).
+
+    Past `limit` the rest is read and dropped (up to twice the limit) so the client gets the
+    answer instead of a broken pipe; only the head is kept to name the refs in the answer.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=memory, dir=data_dir)  # noqa: SIM115
+    total = 0
+    while chunk := stream.read(READ_CHUNK):
+        total += len(chunk)
+        if total > limit:
+            while total < 2 * limit and (more := stream.read(READ_CHUNK)):
+                total += len(more)
+            raise PushTooLarge(spool, total)
+        spool.write(chunk)
+    return spool
+
+
+def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]:
+    decisions = outcome.decisions
+    effective = {d.effective for d in decisions}
+    decision = (
+        "error" if outcome.error and not decisions
+        else "reject" if "reject" in effective
+        else "queue" if "queue" in effective
+        else "dry-run" if any(d.dry_run and d.action != "allow" for d in decisions)
+        else "allow"
+    )
+    return {
+        "decision": decision,
+        "ref_updates": [
+            {"ref": c.ref.decode("utf-8", "replace"), "old": c.old.decode(), "new": c.new.decode()}
+            for c in commands
+        ],
+        "verdicts": [
+            {**v.to_dict(), "rule": d.rule.name if d.rule else None, "action": d.effective}
+            for d in decisions for v in d.verdicts
+        ],
+        "findings": [f.to_dict() for d in decisions for v in d.verdicts for f in v.findings],
+        "upstream_status": outcome.relay.status if outcome.relay else None,
+        "error": outcome.error,
+        "statuses": [
+            {"ref": ref.decode("utf-8", "replace"), "status": "ok" if r is None else r}
+            for ref, r in outcome.statuses
+        ],
+        "queue_ids": outcome.queue_ids,
+    }

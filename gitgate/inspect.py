@@ -1,0 +1,131 @@
+"""Unpack a push into a quarantine and run the checks over it.
+
+The one place that knows the order: mirror -> quarantine -> Push -> checks -> verdicts. A check
+that raises becomes a reject ("internal error in check X"): a security gate fails closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from typing import BinaryIO
+
+from dulwich.pack import UnresolvedDeltas
+
+from gitgate.checks.base import Check, CheckContext, Verdict
+from gitgate.config import Rule
+from gitgate.mirror import Mirrors, Quarantine
+from gitgate.protocol import PushRequest
+from gitgate.push import MissingObjects, Push, build_push
+
+log = logging.getLogger("gitgate.inspect")
+
+
+class UnpackError(Exception):
+    """The pack could not be unpacked; the message is safe to show the client."""
+
+
+def _add_pack(q: Quarantine, spool: BinaryIO, req: PushRequest, limit: int) -> int:
+    spool.seek(0, 2)
+    size = spool.tell() - req.pack_offset
+    if not req.needs_pack:
+        return 0
+    spool.seek(req.pack_offset)
+
+    def read_all(n: int) -> bytes:
+        data = spool.read(n)
+        if len(data) < n:
+            raise UnpackError("the pack is truncated")
+        return data
+
+    try:
+        q.store.add_thin_pack(read_all, spool.read, max_input_size=limit or None)
+    except (KeyError, MissingObjects):
+        raise
+    except UnresolvedDeltas as ex:
+        # A thin pack's delta base is missing: the mirror is behind upstream (or the client
+        # made the pack against objects upstream does not have). Fetch and try again.
+        raise MissingObjects(f"{len(ex.shas)} unresolved delta base(s)") from None
+    except UnpackError:
+        raise
+    except Exception as ex:
+        # APPSEC: the message of a zlib/delta error can quote pack bytes; show only its type.
+        log.info("unpack failed: %s", type(ex).__name__)
+        raise UnpackError(f"the pack is corrupt ({type(ex).__name__})") from None
+    return size
+
+
+@contextlib.contextmanager
+def unpacked(
+    mirrors: Mirrors, repo: str, spool: BinaryIO, req: PushRequest, *, max_bytes: int = 0
+) -> Iterator[tuple[Quarantine, Push]]:
+    """Yield the quarantine and the built Push, fetching the mirror once if it is behind."""
+    mirror = mirrors.ensure(repo)
+    fetched = False
+    if not (mirror / "packed-refs").exists() and not any(
+        p.is_file() for p in (mirror / "refs").rglob("*")
+    ):
+        mirrors.fetch(repo)
+        fetched = True
+    while True:
+        q = Quarantine(mirrors, repo)
+        try:
+            size = _add_pack(q, spool, req, max_bytes)
+            push = Push(
+                repo=repo,
+                updates=[],
+                store=q.store,
+                upstream_has=q.mirror_store.__contains__,
+                push_options=[o.decode("utf-8", "replace") for o in req.push_options],
+                pack_bytes=size,
+                git_dirs=(str(mirrors.path(repo)), str(q.objects)),
+            )
+            build_push(push, req.commands)
+        except (KeyError, MissingObjects) as ex:
+            q.close()
+            if fetched:
+                log.info("objects missing after a fresh fetch of %s: %s", repo, ex)
+                raise UnpackError(
+                    "the push refers to objects upstream does not have; "
+                    "run git fetch, rebase if needed, and push again"
+                ) from None
+            mirrors.fetch(repo)
+            fetched = True
+            continue
+        except BaseException:
+            q.close()
+            raise
+        try:
+            yield q, push
+        finally:
+            q.close()
+        return
+
+
+def run_checks(
+    checks: Sequence[Check], push: Push, rules: Mapping[str, Rule], ctx: CheckContext
+) -> list[Verdict]:
+    verdicts: list[Verdict] = []
+    for check in checks:
+        try:
+            verdicts.extend(check.run(push, rules, ctx))
+        except Exception as ex:
+            # APPSEC: exception messages may quote content (a decode error shows bytes): log
+            # the type and the frames only, never str(ex).
+            frames = "".join(traceback.format_tb(ex.__traceback__))
+            log.error("check %s crashed: %s\n%s", check.name, type(ex).__name__, frames)
+            verdicts.extend(
+                Verdict(
+                    check.name,
+                    ref,
+                    passed=False,
+                    error=True,
+                    reason=f"internal error in check {check.name}",
+                    hint="this is the gate's fault, not your push's: tell the gitgate admin "
+                    f"(request {ctx.request_id})",
+                )
+                for ref in rules
+            )
+    return verdicts

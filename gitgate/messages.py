@@ -1,0 +1,102 @@
+"""What the agent reads: `remote:` lines that say what was found and what to do next.
+
+Lines starting `error:`, `warning:` and `hint:` are coloured by git. Each finding shows the
+commit, `path:line`, the rule and the check; a secret shows its type and a short hash, never
+its value. The report-status reason stays one short line (`! [remote rejected] main -> main
+(<reason>)`); the detail goes here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gitgate.checks.base import Finding
+from gitgate.policy import RefDecision
+
+
+def finding_line(f: Finding) -> str:
+    parts = [f.message]
+    if f.location:
+        parts.append(f"at {f.location}")
+    extra = []
+    if f.commit:
+        extra.append(f"commit {f.commit}")
+    if f.hash:
+        extra.append(f"secret hash {f.hash}")
+    line = "  - " + " ".join(parts)
+    return line + (f" ({', '.join(extra)})" if extra else "")
+
+
+def ref_reason(d: RefDecision, queue_id: int | None = None) -> str:
+    """The one-line report-status reason for a refused or queued ref."""
+    if d.effective == "queue" and queue_id is not None:
+        return f"queued for approval as #{queue_id}"
+    rule = f"rule {d.rule.name}: " if d.rule else ""
+    first = d.reasons[0] if d.reasons else "refused"
+    more = f" (+{len(d.reasons) - 1} more)" if len(d.reasons) > 1 else ""
+    return f"{rule}{first}{more}"
+
+
+def decision_lines(
+    d: RefDecision, *, max_findings: int, queue_id: int | None = None, review_hint: str = ""
+) -> list[str]:
+    """The `remote:` lines explaining one ref's decision (nothing for a clean allow)."""
+    failed = d.failed
+    if d.effective == "allow" and not failed and not d.break_glass:
+        return []
+    rule = d.rule.name if d.rule else "-"
+    lines: list[str] = []
+    if d.rule is None or (not failed and d.effective == "reject"):
+        return [f"error: {d.ref}: {d.reasons[0] if d.reasons else 'refused'}"]
+    if d.dry_run and d.action != "allow":
+        head = f"warning: {d.ref}: would {d.action} (rule {rule} is a dry run); relayed anyway"
+    elif d.break_glass:
+        head = f"warning: {d.ref}: break-glass used: {d.action} overridden (rule {rule}); recorded"
+    elif d.effective == "queue":
+        head = f"error: {d.ref}: held for human approval (rule {rule})"
+    elif d.effective == "reject":
+        head = f"error: {d.ref}: refused by rule {rule}"
+    else:
+        head = f"warning: {d.ref}: findings allowed by rule {rule}"
+    lines.append(head)
+    for v in failed:
+        lines.append(f"  [{v.check}] {v.reason}")
+        lines.extend(finding_line(f) for f in v.findings[:max_findings] if f.location or f.commit)
+        hidden = len([f for f in v.findings if f.location or f.commit]) - max_findings
+        if hidden > 0:
+            lines.append(f"  ... and {hidden} more")
+        if v.hint and d.effective != "queue":
+            lines.append(f"hint: {v.hint}")
+    if not failed and d.reasons:
+        lines.append(f"  {d.reasons[0]}")
+    if d.effective == "queue" and queue_id is not None:
+        lines.append(
+            f"hint: queued as #{queue_id}. No need to push again: the gate pushes it "
+            "when a reviewer approves it."
+        )
+        if review_hint:
+            lines.append(f"hint: reviewers: {review_hint}")
+    return lines
+
+
+def summary_lines(
+    decisions: Sequence[RefDecision],
+    *,
+    max_findings: int,
+    queue_ids: dict[str, int] | None = None,
+    review_hint: str = "",
+) -> list[str]:
+    queue_ids = queue_ids or {}
+    out: list[str] = []
+    for d in decisions:
+        out.extend(
+            decision_lines(
+                d,
+                max_findings=max_findings,
+                queue_id=queue_ids.get(d.ref),
+                review_hint=review_hint.format(id=queue_ids.get(d.ref, "")),
+            )
+        )
+    if out:
+        out.insert(0, "gitgate: push inspected")
+    return out

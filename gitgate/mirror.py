@@ -1,0 +1,178 @@
+"""Per-repo bare mirrors of upstream, and per-push quarantines that borrow their objects.
+
+A thin pack only makes sense next to the objects it was made against, and an exact diff (what a
+push deleted, which lines of a file it added) needs the old trees. So each repo gets a bare
+mirror under the data dir, fetched incrementally from upstream, and each push is unpacked into a
+fresh quarantine object directory whose `info/alternates` points at the mirror. Nothing the
+agent sends ever lands in the mirror until upstream has accepted it.
+
+Mirrors are caches: deleting one costs a full fetch, never correctness. Fetches run the real
+`git` (fast, resumable, well understood) with the credential passed through the environment,
+never on a command line where `ps` would show it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from dulwich.object_store import DiskObjectStore
+from dulwich.objects import ObjectID
+
+from gitgate.upstream import Upstream, UpstreamError
+
+log = logging.getLogger("gitgate.mirror")
+
+FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
+
+
+def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A clean environment for the gate's own git runs: no user config, no prompts."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/nonexistent"),
+        "LANG": "C",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "/bin/false",
+    }
+    env.update(extra or {})
+    return env
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock across threads and processes on this host (flock on a lock file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class Mirrors:
+    """The bare mirrors under `{data_dir}/mirrors/{owner}/{repo}.git`."""
+
+    def __init__(self, data_dir: Path, upstream: Upstream) -> None:
+        self.root = data_dir / "mirrors"
+        self.quarantine_root = data_dir / "quarantine"
+        self.upstream = upstream
+
+    def path(self, repo: str) -> Path:
+        return self.root / f"{repo}.git"
+
+    def _lock(self, repo: str) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.root / f"{repo}.lock")
+
+    def ensure(self, repo: str) -> Path:
+        path = self.path(repo)
+        if (path / "objects").is_dir():
+            return path
+        with self._lock(repo):
+            if not (path / "objects").is_dir():
+                tmp = path.with_name(path.name + f".init-{uuid.uuid4().hex}")
+                subprocess.run(
+                    ["git", "init", "--bare", "--quiet", str(tmp)],
+                    check=True,
+                    env=git_env(),
+                    capture_output=True,
+                )
+                os.rename(tmp, path)
+        return path
+
+    def fetch(self, repo: str) -> None:
+        """Bring the mirror up to date with upstream (heads and tags, pruned)."""
+        path = self.ensure(repo)
+        extra: dict[str, str] = {}
+        auth = self.upstream.auth_header()
+        if auth:
+            extra = {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": "http.extraHeader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: {auth}",
+            }
+        cmd = ["git", "fetch", "--quiet", "--prune", "--no-write-fetch-head"]
+        cmd += [self.upstream.repo_url(repo), *FETCH_REFSPECS]
+        with self._lock(repo):
+            proc = subprocess.run(
+                cmd,
+                cwd=path,
+                env=git_env({"GIT_DIR": str(path), **extra}),
+                capture_output=True,
+                timeout=self.upstream.timeout,
+            )
+        if proc.returncode != 0:
+            # git's stderr names the URL, never the extra header; keep only the last line.
+            lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            detail = lines[-1] if lines else f"exit {proc.returncode}"
+            log.warning("mirror fetch for %s failed: %s", repo, detail)
+            if self.upstream.credential and ("401" in detail or "403" in detail):
+                self.upstream.credential.invalidate()
+            raise UpstreamError(f"could not fetch {repo} from upstream: {detail}")
+
+    def object_store(self, repo: str) -> DiskObjectStore:
+        return DiskObjectStore(str(self.path(repo) / "objects"))
+
+    def adopt_pack(self, repo: str, quarantine: Quarantine) -> None:
+        """Move a relayed push's pack into the mirror: upstream has those objects now, and
+        the next push from the same agent then needs no fetch."""
+        dest = self.path(repo) / "objects" / "pack"
+        for src in sorted((quarantine.objects / "pack").glob("pack-*")):
+            if src.suffix in (".pack", ".idx"):
+                with contextlib.suppress(FileExistsError):
+                    # .pack before .idx: git ignores a pack until its index exists.
+                    os.link(src, dest / src.name)
+
+    def update_refs(self, repo: str, updates: list[tuple[bytes, bytes]]) -> None:
+        """Record refs upstream accepted, so hooks' `--not --all` sees them as upstream."""
+        from dulwich.repo import Repo
+
+        with self._lock(repo), Repo(str(self.path(repo))) as r:
+            for ref, new in updates:
+                if new == b"0" * 40:
+                    r.refs.remove_if_equals(ref, None)
+                else:
+                    r.refs.set_if_equals(ref, None, ObjectID(new))
+
+
+class Quarantine:
+    """A throw-away object directory for one push, borrowing the mirror's objects."""
+
+    def __init__(self, mirrors: Mirrors, repo: str) -> None:
+        mirrors.quarantine_root.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix="push-", dir=mirrors.quarantine_root))
+        self.objects = self.dir / "objects"
+        self.mirror_objects = mirrors.path(repo) / "objects"
+        self.store = DiskObjectStore.init(str(self.objects))
+        self.store.add_alternate_path(str(self.mirror_objects))
+        self.mirror_store = mirrors.object_store(repo)
+
+    def close(self) -> None:
+        for store in (self.store, self.mirror_store):
+            with contextlib.suppress(Exception):
+                store.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> Quarantine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def basic_auth(user: str, password: str) -> str:
+    raw = f"{user}:{password}".encode()
+    return "Basic " + base64.b64encode(raw).decode()

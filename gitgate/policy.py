@@ -1,0 +1,145 @@
+"""Rules and decisions: which rule governs an update, and what happens to it.
+
+Rules are ordered; the first whose `repos`, `refs` and `groups` all match applies, and no
+matching rule means no access (deny by default). Every decision carries the rule that made it,
+so "why was this refused?" always has an answer (`gitgate explain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from gitgate import globs
+from gitgate.checks.base import Verdict
+from gitgate.config import Rule
+from gitgate.protocol import Command
+
+SEVERITY = {"allow": 0, "queue": 1, "reject": 2}
+BREAK_GLASS_OPTION = "gitgate.reason="
+
+
+def groups_match(rule: Rule, groups: Iterable[str]) -> bool:
+    return "*" in rule.groups or bool(set(rule.groups) & set(groups))
+
+
+def rule_for(rules: Sequence[Rule], repo: str, ref: str, groups: Iterable[str]) -> Rule | None:
+    """The first rule matching repo, ref and one of the identity's groups."""
+    groups = list(groups)
+    for rule in rules:
+        if (
+            globs.match_any(rule.repos, repo)
+            and globs.match_any(rule.refs, ref)
+            and groups_match(rule, groups)
+        ):
+            return rule
+    return None
+
+
+def repo_rule(rules: Sequence[Rule], repo: str, groups: Iterable[str]) -> Rule | None:
+    """For clone/fetch (no ref): the first rule matching repo and groups, whatever its refs."""
+    groups = list(groups)
+    for rule in rules:
+        if globs.match_any(rule.repos, repo) and groups_match(rule, groups):
+            return rule
+    return None
+
+
+def can_push_somewhere(rules: Sequence[Rule], repo: str, groups: Iterable[str]) -> bool:
+    """Whether any ref of `repo` could be written: decides if a push may start at all."""
+    groups = list(groups)
+    return any(
+        r.access == "write" and globs.match_any(r.repos, repo) and groups_match(r, groups)
+        for r in rules
+    )
+
+
+@dataclass
+class RefDecision:
+    """The outcome for one ref update."""
+
+    command: Command
+    rule: Rule | None
+    action: str  # what the checks and rule say: allow | queue | reject
+    effective: str = ""  # what the gate does after dry-run, break-glass and atomic
+    reasons: list[str] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    dry_run: bool = False
+    break_glass: bool = False
+
+    @property
+    def ref(self) -> str:
+        return self.command.ref.decode("utf-8", "replace")
+
+    @property
+    def failed(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.passed]
+
+
+def access_refusal(rule: Rule | None, ref: str) -> str | None:
+    if rule is None:
+        return f"no rule gives you access to {ref} (deny by default)"
+    if rule.access != "write":
+        return f"rule {rule.name!r} gives you {rule.access} access to {ref}, not write"
+    return None
+
+
+def break_glass_reason(push_options: Iterable[str]) -> str | None:
+    for opt in push_options:
+        if opt.startswith(BREAK_GLASS_OPTION) and opt[len(BREAK_GLASS_OPTION) :].strip():
+            return opt[len(BREAK_GLASS_OPTION) :].strip()
+    return None
+
+
+def decide(
+    commands: Sequence[Command],
+    rules_by_ref: dict[str, Rule | None],
+    verdicts: Sequence[Verdict],
+    *,
+    groups: Iterable[str],
+    push_options: Sequence[str],
+    atomic: bool,
+) -> list[RefDecision]:
+    """Turn verdicts into one decision per ref update."""
+    groups = set(groups)
+    glass = break_glass_reason(push_options)
+    out = []
+    for cmd in commands:
+        ref = cmd.ref.decode("utf-8", "replace")
+        rule = rules_by_ref.get(ref)
+        refusal = access_refusal(rule, ref)
+        if refusal or rule is None:
+            out.append(RefDecision(cmd, rule, "reject", "reject", [refusal or ""]))
+            continue
+        mine = [v for v in verdicts if v.ref == ref]
+        action = "allow"
+        reasons = []
+        for v in mine:
+            if v.passed:
+                continue
+            act = "reject" if v.error else getattr(rule.actions, v.check, "reject")
+            if SEVERITY[act] > 0:
+                reasons.append(v.reason)
+            if SEVERITY[act] > SEVERITY[action]:
+                action = act
+        d = RefDecision(cmd, rule, action, action, reasons, mine, dry_run=rule.dry_run)
+        if action != "allow" and rule.dry_run:
+            d.effective = "allow"
+        elif (
+            action != "allow"
+            and glass
+            and rule.allow_break_glass
+            and groups & set(rule.break_glass_groups)
+            and not any(v.error for v in d.failed)
+        ):
+            d.effective, d.break_glass = "allow", True
+        out.append(d)
+    if atomic:
+        worst = max((d.effective for d in out), key=SEVERITY.__getitem__, default="allow")
+        if worst != "allow":
+            for d in out:
+                if d.effective == "allow":
+                    d.effective = worst
+                    what = "refused" if worst == "reject" else "queued for approval"
+                    d.reasons = [f"atomic push: another ref in it was {what}"]
+    return out

@@ -1,0 +1,299 @@
+"""One push, end to end: inspect, decide, then relay, refuse in-band or queue.
+
+The HTTP status of a well-formed push is always 200; every outcome travels in-band as
+report-status (`ok` / `ng <ref> <reason>`) plus side-band `remote:` lines, because that is the
+only channel git shows its user in full. The work runs in a thread while the response
+generator sends side-band keepalives, so no proxy drops a long inspection.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
+
+from gitgate import messages
+from gitgate.checks.base import Check, CheckContext
+from gitgate.config import Config, Rule
+from gitgate.inspect import UnpackError, run_checks, unpacked
+from gitgate.mirror import Mirrors, Quarantine
+from gitgate.policy import RefDecision, decide, rule_for
+from gitgate.protocol import (
+    CAPABILITY_REPORT_STATUS,
+    Command,
+    PushRequest,
+    one_line,
+    progress,
+    sideband,
+    status_line,
+    wrap_report,
+)
+from gitgate.relay import RelayResult, relay, repack
+from gitgate.upstream import Upstream, UpstreamError
+
+log = logging.getLogger("gitgate.receive")
+KEEPALIVE_S = 5.0
+_DONE = object()
+
+
+@dataclass
+class Caller:
+    """Who is pushing, from where: the request's context for checks and the audit record."""
+
+    repo: str
+    subject: str = "anonymous"
+    groups: tuple[str, ...] = ()
+    issuer: str = ""
+    source_addr: str = ""
+    request_id: str = ""
+    identity: Any = None
+
+
+@dataclass
+class PushOutcome:
+    """What happened, for the audit record."""
+
+    decisions: list[RefDecision] = field(default_factory=list)
+    relay: RelayResult | None = None
+    queue_ids: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    statuses: list[tuple[bytes, str | None]] = field(default_factory=list)
+
+
+QueueHook = Callable[[Caller, PushRequest, list[RefDecision], BinaryIO, Any], int]
+
+
+class ReceivePack:
+    def __init__(
+        self,
+        config: Config,
+        upstream: Upstream,
+        mirrors: Mirrors,
+        checks: Sequence[Check],
+        scanner: Any = None,
+        enqueue: QueueHook | None = None,
+        review_hint: str = "",
+    ) -> None:
+        self.config = config
+        self.upstream = upstream
+        self.mirrors = mirrors
+        self.checks = checks
+        self.scanner = scanner
+        self.enqueue = enqueue
+        self.review_hint = review_hint
+
+    def respond(
+        self,
+        caller: Caller,
+        spool: BinaryIO,
+        req: PushRequest,
+        on_done: Callable[[PushOutcome], None] | None = None,
+    ) -> Iterator[bytes]:
+        """The response body, streamed: progress and keepalives first, the report last."""
+        events: queue.Queue[Any] = queue.Queue()
+
+        def work() -> None:
+            outcome = PushOutcome()
+            try:
+                events.put(self._process(caller, spool, req, events.put, outcome))
+            except Exception as ex:
+                log.exception("push to %s failed inside the gate", caller.repo)
+                outcome.error = f"internal error: {type(ex).__name__}"
+                reason = f"gitgate internal error (request {caller.request_id})"
+                outcome.statuses = [(c.ref, reason) for c in req.commands]
+                events.put(self._final(req, "ok", outcome.statuses, {}))
+            finally:
+                spool.close()
+                if on_done:
+                    try:
+                        on_done(outcome)
+                    except Exception:
+                        log.exception("recording the push to %s failed", caller.repo)
+                events.put(_DONE)
+
+        thread = threading.Thread(target=work, name=f"push-{caller.request_id}", daemon=True)
+        thread.start()
+        while True:
+            try:
+                item = events.get(timeout=KEEPALIVE_S)
+            except queue.Empty:
+                if req.sideband:
+                    yield pkt_line(bytes([1]))  # empty band-1 packet: git's own keepalive
+                continue
+            if item is _DONE:
+                break
+            yield item
+
+    def _say(self, req: PushRequest, emit: Callable[[bytes], None], lines: list[str]) -> None:
+        if lines and req.sideband:
+            emit(progress(lines))
+
+    def _process(
+        self,
+        caller: Caller,
+        spool: BinaryIO,
+        req: PushRequest,
+        emit: Callable[[bytes], None],
+        outcome: PushOutcome,
+    ) -> bytes:
+        rules: dict[str, Rule | None] = {
+            c.ref.decode("utf-8", "replace"): rule_for(
+                self.config.rule, caller.repo, c.ref.decode("utf-8", "replace"), caller.groups
+            )
+            for c in req.commands
+        }
+        writable = {ref: r for ref, r in rules.items() if r is not None and r.access == "write"}
+        try:
+            with unpacked(
+                self.mirrors, caller.repo, spool, req, max_bytes=self.config.storage.max_push_bytes
+            ) as (quarantine, push):
+                push.updates = [u for u in push.updates if u.ref in writable]
+                ctx = CheckContext(self.config, self.scanner, caller.identity, caller.request_id)
+                verdicts = run_checks(self.checks, push, writable, ctx) if writable else []
+                decisions = decide(
+                    req.commands,
+                    rules,
+                    verdicts,
+                    groups=caller.groups,
+                    push_options=push.push_options,
+                    atomic=req.atomic,
+                )
+                outcome.decisions = decisions
+                return self._act(caller, spool, req, decisions, quarantine, emit, outcome)
+        except UnpackError as ex:
+            outcome.error = str(ex)
+            statuses = [(c.ref, f"unpack failed: {ex}") for c in req.commands]
+            self._say(req, emit, [f"error: {ex}"])
+            outcome.statuses = statuses
+            return self._final(req, "error " + one_line(str(ex)), statuses, {})
+        except UpstreamError as ex:
+            outcome.error = str(ex)
+            self._say(req, emit, [f"error: {ex}"])
+            outcome.statuses = [(c.ref, one_line(str(ex))) for c in req.commands]
+            return self._final(req, "ok", outcome.statuses, {})
+
+    def _act(
+        self,
+        caller: Caller,
+        spool: BinaryIO,
+        req: PushRequest,
+        decisions: list[RefDecision],
+        quarantine: Quarantine,
+        emit: Callable[[bytes], None],
+        outcome: PushOutcome,
+    ) -> bytes:
+        to_relay = [d.command for d in decisions if d.effective == "allow"]
+        to_queue = [d for d in decisions if d.effective == "queue"]
+        partial = len(to_relay) != len(req.commands)
+        if to_queue:
+            self._queue(caller, spool, req, to_queue, quarantine, partial, outcome)
+        max_f = self.config.scan.max_findings_shown
+        self._say(
+            req,
+            emit,
+            messages.summary_lines(
+                decisions, max_findings=max_f, queue_ids=outcome.queue_ids,
+                review_hint=self.review_hint,
+            ),
+        )
+        relay_lines: dict[bytes, list[bytes]] = {}
+        unpack = "ok"
+        if to_relay:
+            result = self._relay(caller, spool, req, to_relay, quarantine, partial, emit)
+            outcome.relay = result
+            unpack = result.unpack
+            relay_lines = result.refs
+            accepted = [(c.ref, c.new) for c in to_relay if result.ok(c.ref)]
+            if accepted:
+                self.mirrors.adopt_pack(caller.repo, quarantine)
+                self.mirrors.update_refs(caller.repo, accepted)
+        statuses: list[tuple[bytes, str | None]] = []
+        for d in decisions:
+            ref = d.command.ref
+            if d.effective == "allow":
+                lines = relay_lines.get(ref)
+                ok = bool(lines) and lines[0].startswith(b"ok ")
+                reason = None if ok else (
+                    lines[0][3 + len(ref) + 1 :].decode("utf-8", "replace") if lines
+                    else "upstream did not report this ref"
+                )
+                statuses.append((ref, reason))
+            else:
+                statuses.append((ref, messages.ref_reason(d, outcome.queue_ids.get(d.ref))))
+        outcome.statuses = statuses
+        return self._final(req, unpack, statuses, relay_lines)
+
+    def _relay(
+        self,
+        caller: Caller,
+        spool: BinaryIO,
+        req: PushRequest,
+        commands: list[Command],
+        quarantine: Quarantine,
+        partial: bool,
+        emit: Callable[[bytes], None],
+    ) -> RelayResult:
+        def forward(text: bytes) -> None:
+            if req.sideband:
+                emit(b"".join(sideband(SIDE_BAND_CHANNEL_PROGRESS, text)))
+
+        if partial and any(not c.is_delete for c in commands):
+            # APPSEC: never send upstream the objects of refs the gate refused.
+            self.mirrors.fetch(caller.repo)
+            pack = repack(quarantine, str(self.mirrors.path(caller.repo)), commands)
+            length = pack.seek(0, 2)
+            pack.seek(0)
+        elif req.needs_pack and any(not c.is_delete for c in commands):
+            pack = spool
+            length = spool.seek(0, 2) - req.pack_offset
+            spool.seek(req.pack_offset)
+        else:
+            pack, length = None, 0
+        try:
+            return relay(self.upstream, caller.repo, req, commands, pack, length, forward)
+        finally:
+            if pack is not None and pack is not spool:
+                pack.close()
+
+    def _queue(
+        self,
+        caller: Caller,
+        spool: BinaryIO,
+        req: PushRequest,
+        queued: list[RefDecision],
+        quarantine: Quarantine,
+        partial: bool,
+        outcome: PushOutcome,
+    ) -> None:
+        if self.enqueue is None:
+            for d in queued:
+                d.effective = "reject"
+                d.reasons.insert(0, "approval queue is not configured")
+            return
+        push_id = self.enqueue(caller, req, queued, spool, quarantine)
+        for d in queued:
+            outcome.queue_ids[d.ref] = push_id
+
+    def _final(
+        self,
+        req: PushRequest,
+        unpack: str,
+        statuses: list[tuple[bytes, str | None]],
+        relay_lines: dict[bytes, list[bytes]],
+    ) -> bytes:
+        if not req.has(CAPABILITY_REPORT_STATUS) and not req.has(b"report-status-v2"):
+            return pkt_line(None) if req.sideband else b""
+        body = [pkt_line(f"unpack {unpack}\n".encode())]
+        for ref, reason in statuses:
+            lines = relay_lines.get(ref)
+            if reason is None and lines:
+                body.extend(pkt_line(line + b"\n") for line in lines)  # keeps v2 options
+            else:
+                body.append(status_line(ref, reason))
+        body.append(pkt_line(None))
+        return wrap_report(req, b"".join(body))

@@ -1,0 +1,125 @@
+"""Everything a running gate holds, built once per worker process from the config.
+
+Collaborators can be passed in (tests use loopback servers and fresh databases); anything not
+passed is built from the config. Heavy parts (the scanner's worker processes) start lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitgate.checks import DEFAULT_CHECKS, Check
+from gitgate.config import Config
+from gitgate.mirror import Mirrors
+from gitgate.receive import Caller, ReceivePack
+from gitgate.upstream import Upstream
+
+log = logging.getLogger("gitgate.runtime")
+
+Recorder = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Runtime:
+    config: Config
+    upstream: Upstream
+    mirrors: Mirrors
+    receive: ReceivePack
+    authenticator: Any = None  # gitgate.auth.Authenticator, None when auth.required = false
+    recorder: Recorder | None = None
+    database: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def identify(self, authorization: str | None, caller: Caller) -> Caller:
+        """Fill `caller` from the request's credentials; raises gitgate.auth.AuthError."""
+        if self.authenticator is None:
+            return caller
+        ident = self.authenticator.authenticate(authorization)
+        caller.identity = ident
+        caller.subject = ident.subject
+        caller.groups = tuple(ident.groups)
+        caller.issuer = ident.issuer
+        return caller
+
+    def record(self, event: dict[str, Any]) -> None:
+        """Write a session record; never fails the request (the error is logged)."""
+        if self.recorder is None:
+            return
+        try:
+            self.recorder(event)
+        except Exception:
+            log.exception("could not write the session record")
+
+    def readiness_problems(self) -> list[str]:
+        problems = []
+        data = self.config.data_path
+        if not os.access(data, os.W_OK):
+            problems.append(f"data dir {data} is not writable")
+        if self.database is not None:
+            try:
+                self.database.execute_sql("SELECT 1")
+            except Exception as ex:
+                problems.append(f"database unreachable ({type(ex).__name__})")
+        return problems
+
+
+def build_authenticator(config: Config) -> Any:
+    if not config.auth.required:
+        return None
+    from gitgate.auth.factory import authenticator_from_config
+
+    return authenticator_from_config(config)
+
+
+def build_credential(config: Config) -> Any:
+    from gitgate.upstream_cred import credential_from_config
+
+    app = config.upstream.app
+    return credential_from_config(
+        config.upstream.token or None,
+        (
+            {
+                "app_id": app.app_id,
+                "private_key": app.private_key,
+                "installation_id": app.installation_id,
+            }
+            if app
+            else None
+        ),
+        config.upstream.api_url,
+    )
+
+
+def build_runtime(
+    config: Config,
+    *,
+    credential: Any = None,
+    scanner: Any = None,
+    authenticator: Any = "config",
+    checks: Sequence[Check] | None = None,
+    recorder: Recorder | None = None,
+    database: Any = None,
+) -> Runtime:
+    data = Path(config.storage.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    if credential is None:
+        credential = build_credential(config)
+    upstream = Upstream(config.upstream.git_url, credential, timeout=config.upstream.timeout)
+    mirrors = Mirrors(data, upstream)
+    if scanner is None:
+        from gitgate.scanning import SecretScanner
+
+        scanner = SecretScanner(
+            workers=config.scan.workers,
+            max_blob_bytes=config.scan.max_blob_bytes,
+            allowlist_hashes=config.scan.allowlist_hashes,
+        )
+    if authenticator == "config":
+        authenticator = build_authenticator(config)
+    receive = ReceivePack(config, upstream, mirrors, checks or DEFAULT_CHECKS, scanner)
+    return Runtime(config, upstream, mirrors, receive, authenticator, recorder, database)

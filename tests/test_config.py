@@ -1,0 +1,113 @@
+from pathlib import Path
+
+import pytest
+
+from gitgate import config as config_mod
+from gitgate.config import ConfigError, load, parse_duration
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config" / "gitgate.example.toml"
+
+
+def test_embedded_default_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITGATE_DATA_DIR", str(tmp_path / "data"))
+    cfg = load(None)
+    assert cfg.upstream.git_url == "https://github.com"
+    assert cfg.database.url == f"sqlite:///{tmp_path / 'data'}/gitgate.db"
+    assert [r.name for r in cfg.rule] == ["default"]
+    assert cfg.auth.required is True
+
+
+def test_example_config_is_valid() -> None:
+    cfg = load(EXAMPLE)
+    assert len(cfg.rule) >= 3
+    assert any(r.actions.protected_paths == "queue" for r in cfg.rule)
+
+
+def _errors(tmp_path: Path, text: str) -> list[str]:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    return info.value.problems
+
+
+def test_errors_name_their_key(tmp_path: Path) -> None:
+    problems = _errors(
+        tmp_path,
+        """
+[server]
+workers = "two"
+[upstream]
+token = "ghp_inline"
+[[rule]]
+name = "r"
+protected_path = ["x/**"]
+access = "admin"
+[rule.actions]
+secrets = "mask-it"
+[rule.commits]
+message_deny = ["(unclosed"]
+""",
+    )
+    text = "\n".join(problems)
+    assert "server.workers: expected an integer" in text
+    assert "upstream.token: write \"env:NAME\" or \"file:/path\"" in text
+    assert "rule[0].protected_path: unknown key (did you mean 'protected_paths'?)" in text
+    assert "rule[0].access: 'admin' is not one of none, read, write" in text
+    assert "rule[0].actions.secrets: 'mask-it' is not one of allow, reject, queue" in text
+    assert "rule[0].commits.message_deny[0]: invalid regular expression" in text
+    assert "ghp_inline" not in text  # never echo a token back
+
+
+def test_queue_needs_reviewers(tmp_path: Path) -> None:
+    problems = _errors(tmp_path, '[[rule]]\nname="q"\n[rule.actions]\nprotected_paths="queue"\n')
+    assert any("rule[0].reviewers: a rule that queues needs reviewer groups" in p for p in problems)
+
+
+def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
+    assert "not valid TOML" in _errors(tmp_path, "[server\n")[0]
+    with pytest.raises(ConfigError, match="no such file"):
+        load(tmp_path / "nope.toml")
+
+
+def test_oidc_refuses_hmac(tmp_path: Path) -> None:
+    problems = _errors(
+        tmp_path,
+        '[[auth.oidc]]\nissuer="https://i"\naudience="a"\njwks_url="https://i/k"\n'
+        'algorithms=["HS256"]\n',
+    )
+    assert any("HS256 is not allowed" in p for p in problems)
+
+
+@pytest.mark.parametrize(("text", "seconds"), [(30, 30), ("90s", 90), ("15m", 900), ("7d", 604800)])
+def test_durations(text: object, seconds: int) -> None:
+    assert parse_duration(text) == seconds  # type: ignore[arg-type]
+
+
+def test_every_key_is_documented() -> None:
+    """Every config key appears in the example config and in README.md (docs are tested)."""
+    example = EXAMPLE.read_text()
+    readme = (ROOT / "README.md").read_text() + (ROOT / "docs" / "configuration.md").read_text()
+    import dataclasses
+
+    def keys(cls: type, prefix: str = "") -> list[str]:
+        out = []
+        for f in dataclasses.fields(cls):
+            if f.name == "source":
+                continue
+            out.append(f.name)
+        return out
+
+    missing = []
+    for cls in (config_mod.ServerConfig, config_mod.StorageConfig, config_mod.DatabaseConfig,
+                config_mod.UpstreamConfig, config_mod.AuthConfig, config_mod.OidcConfig,
+                config_mod.ScanConfig, config_mod.HooksConfig, config_mod.NotifyConfig,
+                config_mod.AuditConfig, config_mod.Rule, config_mod.DenyConfig,
+                config_mod.CommitsConfig, config_mod.ActionsConfig, config_mod.GitHubAppConfig):
+        for key in keys(cls):
+            if key not in example or f"`{key}`" not in readme:
+                missing.append(f"{cls.__name__}.{key}")
+    assert not missing, f"undocumented config keys: {missing}"
+    for name in config_mod.CHECK_NAMES:
+        assert f"`{name}`" in readme and name in example
