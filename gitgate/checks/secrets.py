@@ -57,19 +57,31 @@ class Secrets:
             return []
         if ctx.scanner is None:
             raise RuntimeError("no secret scanner configured")
-        from gitgate.scanning import ScanTimeout
+        from gitgate.scanning import ScanError, ScanTimeout
 
-        blobs = [(bid, ch.path, push.blob(bid).as_raw_string()) for bid, ch in targets.items()]
+        blobs = []
+        for bid, ch in targets.items():
+            data = push.blob(bid).as_raw_string()
+            if b"\0" in data[:8000]:  # binary, like git decides; the scanner would skip it
+                continue
+            blobs.append((bid, ch.path, data[: scan_cfg.max_blob_bytes]))  # bounded memory
         try:
             hits = ctx.scanner.scan(blobs, budget_s=scan_cfg.time_budget)
-        except ScanTimeout:
+        except ScanError as ex:
+            # Fail closed: a scan that did not finish proves nothing about the content.
+            timed_out = isinstance(ex, ScanTimeout)
+            reason = (
+                f"secret scan did not finish within {scan_cfg.time_budget}s"
+                if timed_out
+                else "the secret scanner failed"
+            )
             return [
                 Verdict(
                     self.name,
                     ref,
                     passed=False,
                     error=True,
-                    reason=f"secret scan did not finish within {scan_cfg.time_budget}s",
+                    reason=reason,
                     hint="split the push into smaller pushes, or ask the gitgate admin",
                 )
                 for ref, _ in per_ref

@@ -1,0 +1,154 @@
+"""The worker side: detect-secrets configured once per process, scanning decoded text.
+
+Runs inside the scanner's worker processes (and in-process in tests). detect-secrets' settings
+are process-global and not thread-safe, which is one more reason it lives in its own processes.
+
+How the default settings are changed, and why (all in `configure`):
+- `pragma: allowlist secret` comments are not honoured: they are written by the very agent the
+  gate guards against. Admins allowlist by hash or path in gitgate's config instead.
+- `is_indirect_reference` ("secret = get_secret()") drops a whole line before any plugin runs,
+  so with the defaults `boto3.client(aws_access_key_id="AKIA...")` and
+  `requests.get(url, headers={"Authorization": "token ghp_..."})` report nothing. It exists to
+  tame the keyword plugin's false positives, so it is kept, but only for the heuristic plugins
+  (keyword, entropy), the same split detect-secrets makes for `is_likely_id_string`. Tokens with
+  a fixed shape are reported wherever they sit.
+- With those two gone, no filter looks beyond the line itself, which is what makes the
+  prefilter exact and lets a blob be scanned in chunks of lines.
+- Filename-only filters (lock files, swagger, "non-text" extensions) are never consulted: the
+  line scanner does not call them, and a gate must not let a file name switch scanning off.
+
+One fix on the way out: the GitHub and GitLab regexes capture only the token's prefix ("ghp"),
+so detect-secrets gives every GitHub token the same "secret" and the same hash; allowlisting one
+by hash would allowlist them all. Where a plugin's reported value is a proper prefix of its
+regex's whole match, the whole match is what gets hashed (`_whole_tokens`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from detect_secrets.core.potential_secret import PotentialSecret
+from detect_secrets.core.scan import _process_line_based_plugins
+from detect_secrets.filters.heuristic import is_indirect_reference
+from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
+from detect_secrets.settings import default_settings, get_filters, get_plugins, get_settings
+
+from gitgate.scanning.hints import UnsupportedPlugin
+from gitgate.scanning.model import RawHit, ScanError
+from gitgate.scanning.prefilter import Prefilter
+
+ALLOWLIST_PRAGMA = "detect_secrets.filters.allowlist.is_line_allowlisted"
+INDIRECT_REFERENCE = "detect_secrets.filters.heuristic.is_indirect_reference"
+VERIFICATION = "detect_secrets.filters.common.is_ignored_due_to_verification_policies"
+INDIRECT_REFERENCE_HEURISTIC = f"{__name__}.is_indirect_reference_for_heuristics"
+
+# (item id, filename given to detect-secrets, number of the first line, raw bytes)
+WorkItem = tuple[int, str, int, bytes]
+
+log = logging.getLogger(__name__)
+
+
+def is_indirect_reference_for_heuristics(secret: str, line: str, plugin: BasePlugin) -> bool:
+    """detect-secrets' `is_indirect_reference`, applied to keyword and entropy findings only.
+
+    detect-secrets injects arguments by name: taking `secret` makes this run once per finding
+    (with its plugin) instead of once per line for all plugins.
+    """
+    return not isinstance(plugin, RegexBasedDetector) and is_indirect_reference(line)
+
+
+@dataclass
+class Engine:
+    settings: AbstractContextManager[Any]  # kept open (and referenced) for the process's life
+    plugins: list[Any]
+    prefilter: Prefilter | None
+
+
+_engine: Engine | None = None
+
+
+def configure() -> Engine:
+    """Enter detect-secrets' default settings for good, adjusted as the module docstring says."""
+    global _engine
+    if _engine is not None:
+        return _engine
+    settings_cm = default_settings()
+    settings_cm.__enter__()
+    # Leave it on interpreter exit, not in garbage collection at shutdown (where its imports fail).
+    atexit.register(settings_cm.__exit__, None, None, None)
+    settings = get_settings()
+    settings.disable_filters(ALLOWLIST_PRAGMA, INDIRECT_REFERENCE)
+    settings.filters[INDIRECT_REFERENCE_HEURISTIC] = {}
+    get_filters.cache_clear()
+    if VERIFICATION in settings.filters:  # would send secrets to third-party APIs
+        raise ScanError("detect-secrets verification must stay disabled")
+    plugins = list(get_plugins())
+    try:
+        prefilter: Prefilter | None = Prefilter(plugins)
+    except UnsupportedPlugin as ex:
+        log.warning("secret scan prefilter disabled, scanning every line: %s", ex)
+        prefilter = None
+    _engine = Engine(settings_cm, plugins, prefilter)
+    return _engine
+
+
+def scan_text(
+    text: str, filename: str, first_line: int = 1, *, prefilter: bool = True
+) -> list[RawHit]:
+    """Findings in `text` (lines numbered from `first_line`); filename picks keyword patterns.
+
+    Lines are split on "\\n" only, as git and the diff code count them (str.splitlines() also
+    splits on form feeds and other separators and would shift line numbers).
+    """
+    engine = configure()
+    lines = text.split("\n")
+    if prefilter and engine.prefilter is not None:
+        indexes: Sequence[int] = engine.prefilter.lines_to_scan(lines, filename)
+    else:
+        indexes = range(len(lines))
+    numbered = [(first_line + i, lines[i]) for i in indexes]
+    if not numbered:
+        return []
+    by_type = {p.secret_type: p for p in engine.plugins}
+    hits = set()
+    for found in _process_line_based_plugins(numbered, filename):
+        line = lines[found.line_number - first_line].rstrip()
+        for value in _whole_tokens(by_type[found.type], found.secret_value or "", line):
+            hits.add((found.type, found.line_number, PotentialSecret.hash_secret(value)))
+    return sorted(hits, key=lambda hit: (hit[1], hit[0], hit[2]))
+
+
+def _whole_tokens(plugin: Any, value: str, line: str) -> list[str]:
+    """The whole tokens a regex plugin matched, where it reported just their prefix."""
+    if not value or not isinstance(plugin, RegexBasedDetector):
+        return [value]
+    whole = [
+        match.group(0)
+        for regex in plugin.denylist
+        for match in regex.finditer(line)
+        if match.group(0) != value and match.group(0).startswith(value) and value in match.groups()
+    ]
+    return whole or [value]
+
+
+def init_worker() -> None:
+    """Pool initializer: configure once; detect-secrets' own logger stays quiet."""
+    logging.getLogger("detect-secrets").disabled = True
+    configure()
+
+
+def scan_task(items: list[WorkItem]) -> list[tuple[int, list[RawHit]]]:
+    """Scan a batch of chunks. Only (type, line, hash) tuples go back to the parent."""
+    try:
+        return [
+            (item_id, scan_text(data.decode("utf-8", "replace"), filename, first_line))
+            for item_id, filename, first_line, data in items
+        ]
+    except Exception as ex:
+        # APPSEC: the original exception could carry a line of the blob in its message.
+        raise ScanError(f"{type(ex).__name__} in the secret scanner") from None

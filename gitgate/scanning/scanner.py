@@ -1,0 +1,223 @@
+"""SecretScanner: blobs in, findings per blob out, within a hard time budget.
+
+The scanning runs in worker processes because detect-secrets can be made to stall: one crafted
+~900-character line costs its `is_indirect_reference` filter seconds (the regex is cubic), and a
+thread cannot be stopped. A process can: on budget exceeded the pool is terminated, the caller
+gets ScanTimeout (and fails closed), and the next scan starts a fresh pool.
+
+The workers are started through a fork server, never by forking the caller: the caller is a
+multi-threaded gunicorn worker, and a fork copies whatever locks its other threads hold.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import posixpath
+import string
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from multiprocessing.pool import Pool
+
+from gitgate.scanning import engine
+from gitgate.scanning.cache import LruCache
+from gitgate.scanning.model import RawHit, ScanTimeout, SecretHit
+
+log = logging.getLogger(__name__)
+
+# Work is cut into pieces of about this size, at line ends (scanning is line-local), so that one
+# big blob keeps every worker busy and a batch of small blobs costs one round trip.
+CHUNK_BYTES = 256 * 1024
+BINARY_PROBE_BYTES = 8000  # git's rule: a NUL in the first 8000 bytes makes a file binary
+MIN_HASH_PREFIX = 12  # what the gate shows in messages; shorter would allowlist too much
+
+CacheKey = tuple[bytes, str]  # (blob id, file extension: the only part of a name that matters)
+
+
+def is_binary(data: bytes) -> bool:
+    return data.find(b"\0", 0, BINARY_PROBE_BYTES) != -1
+
+
+def split_lines(data: bytes, size: int = CHUNK_BYTES) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, piece) for pieces of at least `size` bytes cut at newlines.
+
+    Cutting at b"\\n" is safe for decoding: in UTF-8 that byte is never part of another
+    character, so decoding the pieces gives the same lines as decoding the whole.
+    """
+    start, line = 0, 1
+    while True:
+        cut = data.find(b"\n", start + size) if start + size < len(data) else -1
+        if cut == -1:
+            yield line, data[start:]
+            return
+        piece = data[start:cut]
+        yield line, piece
+        line += piece.count(b"\n") + 1
+        start = cut + 1
+
+
+def batches(
+    items: Iterable[engine.WorkItem], size: int = CHUNK_BYTES
+) -> list[list[engine.WorkItem]]:
+    out: list[list[engine.WorkItem]] = []
+    batch: list[engine.WorkItem] = []
+    total = 0
+    for item in items:
+        if batch and total + len(item[3]) > size:
+            out.append(batch)
+            batch, total = [], 0
+        batch.append(item)
+        total += len(item[3])
+    if batch:
+        out.append(batch)
+    return out
+
+
+def _allowlist(hashes: Iterable[str]) -> dict[int, frozenset[str]]:
+    """Allowlisted sha1 hex digests, or prefixes of at least MIN_HASH_PREFIX, by length."""
+    by_length: dict[int, set[str]] = {}
+    for raw in hashes:
+        value = raw.strip().lower()
+        if not (MIN_HASH_PREFIX <= len(value) <= 40) or set(value) - set(string.hexdigits):
+            raise ValueError(
+                f"allowlisted secret hash must be {MIN_HASH_PREFIX}-40 hex digits: {raw!r}"
+            )
+        by_length.setdefault(len(value), set()).add(value)
+    return {length: frozenset(values) for length, values in by_length.items()}
+
+
+class SecretScanner:
+    """Thread-safe. One per process; it owns `workers` processes, started on first use.
+
+    Choices the callers should know:
+    - Binary blobs (a NUL in the first 8000 bytes, as git decides) are not scanned: [].
+    - Only the first `max_blob_bytes` of a blob are scanned; the rest is not, and nothing marks
+      it. Limit blob sizes in policy if that matters.
+    - Results are cached per (blob id, file extension), before the allowlist is applied.
+    - Scans are serialised (one at a time uses all workers); waiting for another scan counts
+      against the budget.
+    - `blobs_scanned` and `cache_hits` count work done, for tests and metrics.
+    """
+
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        max_blob_bytes: int = 2_000_000,
+        allowlist_hashes: Iterable[str] = (),
+        cache_size: int = 100_000,
+    ) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        self._workers = workers
+        self._max_blob_bytes = max_blob_bytes
+        self._allowlist = _allowlist(allowlist_hashes)
+        self._cache: LruCache[CacheKey, tuple[RawHit, ...]] = LruCache(cache_size)
+        self._lock = threading.Lock()  # one scan at a time owns the pool
+        self._pool: Pool | None = None
+        self._pool_pid = 0
+        self._closed = False
+        self._stats_lock = threading.Lock()
+        self.blobs_scanned = 0
+        self.cache_hits = 0
+
+    def scan(
+        self, blobs: Sequence[tuple[bytes, str, bytes]], *, budget_s: float
+    ) -> dict[bytes, list[SecretHit]]:
+        """Findings per blob id ([] when clean) for (blob id, path, data) triples.
+
+        Raises ScanTimeout past `budget_s` seconds, ScanError if a worker failed.
+        """
+        deadline = time.monotonic() + budget_s
+        found: dict[bytes, set[RawHit]] = {}
+        todo: dict[CacheKey, bytes] = {}
+        cache_hits = 0
+        for blob_id, path, data in blobs:
+            hits = found.setdefault(blob_id, set())
+            key = (blob_id, posixpath.splitext(path)[1])
+            cached = self._cache.get(key)
+            if cached is not None:
+                hits.update(cached)
+                cache_hits += 1
+            elif key not in todo and not is_binary(data):
+                todo[key] = data
+        with self._stats_lock:
+            self.cache_hits += cache_hits
+        if todo:
+            for key, raw in self._scan_uncached(todo, deadline).items():
+                self._cache.put(key, raw)
+                found[key[0]].update(raw)
+        return {blob_id: self._hits(raw) for blob_id, raw in found.items()}
+
+    def close(self) -> None:
+        """Stop the workers (waits for a scan in progress). The scanner cannot be used after."""
+        with self._lock:
+            self._closed = True
+            self._discard_pool()
+
+    def __enter__(self) -> SecretScanner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _hits(self, raw: set[RawHit]) -> list[SecretHit]:
+        return [
+            SecretHit(type=kind, line=line, secret_hash=digest)
+            for kind, line, digest in sorted(raw, key=lambda r: (r[1], r[0], r[2]))
+            if not self._allowlisted(digest)
+        ]
+
+    def _allowlisted(self, digest: str) -> bool:
+        return any(digest[:length] in values for length, values in self._allowlist.items())
+
+    def _scan_uncached(
+        self, todo: dict[CacheKey, bytes], deadline: float
+    ) -> dict[CacheKey, tuple[RawHit, ...]]:
+        keys = list(todo)
+        items = (
+            # The worker sees only the extension, so the cache key says all that it depends on.
+            (index, "blob" + key[1], first_line, piece)
+            for index, key in enumerate(keys)
+            for first_line, piece in split_lines(todo[key][: self._max_blob_bytes])
+        )
+        tasks = batches(items)
+        if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise ScanTimeout("secret scan budget spent waiting for another scan")
+        try:
+            if self._closed:
+                raise RuntimeError("the secret scanner is closed")
+            pending = self._ensure_pool().map_async(engine.scan_task, tasks, chunksize=1)
+            try:
+                results = pending.get(timeout=max(0.0, deadline - time.monotonic()))
+            except multiprocessing.TimeoutError:
+                log.warning("secret scan over budget: stopping its worker processes")
+                self._discard_pool()
+                raise ScanTimeout("secret scan exceeded its time budget") from None
+            with self._stats_lock:
+                self.blobs_scanned += len(keys)
+        finally:
+            self._lock.release()
+        raw: dict[CacheKey, set[RawHit]] = {key: set() for key in keys}
+        for batch in results:
+            for index, hits in batch:
+                raw[keys[index]].update(hits)
+        return {key: tuple(sorted(hits)) for key, hits in raw.items()}
+
+    def _ensure_pool(self) -> Pool:
+        if self._pool is not None and self._pool_pid != os.getpid():
+            self._pool = None  # inherited through a fork: its threads stayed in the parent
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            # The fork server imports the engine once; each new worker is a cheap fork of it.
+            context.set_forkserver_preload([engine.__name__])
+            self._pool = context.Pool(self._workers, initializer=engine.init_worker)
+            self._pool_pid = os.getpid()
+        return self._pool
+
+    def _discard_pool(self) -> None:
+        if self._pool is not None and self._pool_pid == os.getpid():
+            self._pool.terminate()
+        self._pool = None
