@@ -1,0 +1,116 @@
+"""From an HTTP ``Authorization`` header to an Identity.
+
+git sends credentials as HTTP Basic (the token is the password, the username is whatever the
+credential helper had), other clients send ``Bearer``. RFC 8725 order of operations: the
+*unverified* ``iss`` only selects which issuer's keys and settings to use; everything that
+matters is then verified with that issuer's pinned algorithms.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import jwt
+
+from gitgate.auth.gate import GateIssuer
+from gitgate.auth.identity import AuthError, Identity
+from gitgate.auth.issuers import OidcIssuerConfig
+from gitgate.auth.oidc import OidcVerifier
+from gitgate.auth.revocation import RevocationStore, ensure_not_revoked
+
+log = logging.getLogger(__name__)
+
+#: Real tokens are well under 4 KiB; refusing larger input early bounds the parsing work.
+MAX_TOKEN_CHARS = 8192
+NO_CREDENTIALS = "no credentials: use your gitgate token as the password"
+
+
+class _Verifier(Protocol):
+    def verify(self, token: str, header: dict[str, Any]) -> Identity: ...
+
+
+class Authenticator:
+    """Checks agent tokens from the gate itself and from configured OIDC issuers."""
+
+    def __init__(
+        self,
+        gate: GateIssuer | None,
+        oidc: Sequence[OidcIssuerConfig],
+        revocations: RevocationStore,
+    ) -> None:
+        self.revocations = revocations
+        self._gate = gate
+        self._by_iss: dict[str, _Verifier] = {}
+        names: set[str] = set()
+        verifiers: list[tuple[str, str, _Verifier]] = []
+        if gate is not None:
+            verifiers.append((gate.cfg.name, gate.cfg.issuer, gate))
+        verifiers += [(cfg.name, cfg.issuer, OidcVerifier(cfg)) for cfg in oidc]
+        for name, iss, verifier in verifiers:
+            if name in names:
+                raise ValueError(f"auth issuer name {name!r} is used twice")
+            if iss in self._by_iss:
+                raise ValueError(f"auth issuer {name!r}: iss {iss!r} is already used")
+            names.add(name)
+            self._by_iss[iss] = verifier
+
+    def authenticate(self, authorization_header: str | None) -> Identity:
+        """Return the verified Identity, or raise AuthError with a client-safe message."""
+        try:
+            identity = self._authenticate(authorization_header)
+        except AuthError as ex:
+            # git always asks once without credentials first; that is not worth an info line.
+            level = logging.DEBUG if ex.message == NO_CREDENTIALS else logging.INFO
+            log.log(level, "authentication failed: %s", ex.message)
+            raise
+        log.debug("authenticated %s via issuer %s", identity.subject, identity.issuer)
+        return identity
+
+    def _authenticate(self, authorization_header: str | None) -> Identity:
+        token = token_from_header(authorization_header)
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise AuthError("token malformed: expected a JWT") from None
+        iss = unverified.get("iss")
+        if not isinstance(iss, str) or not iss:
+            raise AuthError("token has no issuer (iss)")
+        verifier = self._by_iss.get(iss)
+        if verifier is None:
+            raise AuthError("unknown issuer")
+        identity = verifier.verify(token, header)
+        gate_checked = verifier is self._gate and self._gate.revocations is self.revocations
+        if identity.token_id is not None and not gate_checked:
+            ensure_not_revoked(self.revocations, identity.token_id)
+        return identity
+
+
+def token_from_header(value: str | None) -> str:
+    """The token from ``Basic base64(user:token)`` or ``Bearer token``; raises AuthError."""
+    if value is None or not value.strip():
+        raise AuthError(NO_CREDENTIALS)
+    scheme, _, rest = value.strip().partition(" ")
+    rest = rest.strip()
+    if scheme.lower() == "bearer":
+        token = rest
+    elif scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(rest, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthError("malformed Basic credentials") from None
+        _, sep, token = decoded.partition(":")
+        if not sep:
+            raise AuthError("malformed Basic credentials")
+    else:
+        raise AuthError("unsupported authorization scheme: use Basic or Bearer")
+    token = token.strip()
+    if not token:
+        raise AuthError(NO_CREDENTIALS)
+    if len(token) > MAX_TOKEN_CHARS:
+        raise AuthError("token too large")
+    return token

@@ -1,0 +1,55 @@
+"""Build the authenticator and the gate issuer from the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gitgate.auth.authenticator import Authenticator
+from gitgate.auth.gate import GateIssuer
+from gitgate.auth.issuers import GateIssuerConfig, OidcIssuerConfig
+from gitgate.auth.revocation import FileRevocationStore, RevocationStore
+from gitgate.config import Config
+
+
+def revocation_store(config: Config) -> RevocationStore:
+    """Revocations live in the database when one is bound (shared by every instance)."""
+    try:
+        from gitgate.store.revocations import DbRevocationStore
+
+        return DbRevocationStore()
+    except ImportError:  # pragma: no cover - the state layer ships with the gate
+        return FileRevocationStore(Path(config.storage.data_dir) / "revoked.jsonl")
+
+
+def gate_issuer(config: Config, revocations: RevocationStore) -> GateIssuer:
+    cfg = GateIssuerConfig(
+        key_dir=Path(config.storage.data_dir) / "keys",
+        algorithm=config.auth.gate_algorithm,
+        audience=config.auth.gate_audience,
+    )
+    return GateIssuer(cfg, revocations)
+
+
+def oidc_issuers(config: Config) -> list[OidcIssuerConfig]:
+    return [
+        OidcIssuerConfig(
+            name=o.name or f"oidc-{i + 1}",
+            issuer=o.issuer,
+            audience=o.audience if len(o.audience) != 1 else o.audience[0],
+            jwks_url=o.jwks_url or None,
+            jwks_file=Path(o.jwks_file) if o.jwks_file else None,
+            algorithms=tuple(o.algorithms),
+            groups_claim=o.groups_claim,
+            subject_claim=o.subject_claim,
+            leeway_s=o.leeway,
+        )
+        for i, o in enumerate(config.auth.oidc)
+    ]
+
+
+def authenticator_from_config(
+    config: Config, revocations: RevocationStore | None = None
+) -> Authenticator:
+    revocations = revocations or revocation_store(config)
+    gate = gate_issuer(config, revocations) if config.auth.gate_issuer else None
+    return Authenticator(gate, oidc_issuers(config), revocations)
