@@ -1,0 +1,203 @@
+"""The database behind gitgate: one URL, two engines, one connection per thread.
+
+SQLite is the default (one gate instance, no server to run); PostgreSQL is for several gate
+instances sharing one queue. Everything else in gitgate talks to the database through
+:data:`db_proxy`, which :func:`bind` points at the database opened by :func:`open_database`.
+
+Threads: the gate runs under gunicorn ``gthread`` workers, so many request threads share one
+``Database`` object. peewee keeps the connection in a ``threading.local`` (``thread_safe=True``
+is its default), so each thread has its own connection and its own transaction stack.
+Store functions (:mod:`gitgate.store`) open and close a connection themselves when the calling
+thread has none, so callers need nothing; a request handler that makes several store calls
+may wrap them in ``with connection():`` to reuse one connection for all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import peewee
+
+__all__ = [
+    "bind",
+    "connection",
+    "current",
+    "db_proxy",
+    "for_update",
+    "is_postgres",
+    "open_database",
+    "write_transaction",
+]
+
+db_proxy = peewee.DatabaseProxy()
+_Select = TypeVar("_Select", bound="peewee.ModelSelect[Any]")
+
+# Seconds a SQLite writer waits for another writer's lock before giving up. Long enough for a
+# 100 MB push being queued by another thread; short enough that a wedged writer is noticed.
+SQLITE_BUSY_TIMEOUT_S = 10
+
+_URL_HELP = "use sqlite:///abs/path.db or postgresql://user@host:port/dbname"
+
+
+def open_database(url: str) -> peewee.Database:
+    """Open (lazily: nothing connects yet) the database named by ``url``.
+
+    Raises ValueError for anything else. APPSEC: messages never repeat the URL itself, which
+    may carry a PostgreSQL password.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        return _open_sqlite(parts.netloc, parts.path, parts.query)
+    if scheme in ("postgresql", "postgres"):
+        return _open_postgres(url)
+    raise ValueError(f"unsupported database URL scheme {scheme!r}: {_URL_HELP}")
+
+
+def _open_sqlite(netloc: str, path: str, query: str) -> peewee.SqliteDatabase:
+    """SQLite tuned for one gate process with many threads.
+
+    WAL lets readers run while a push is being queued; ``synchronous=NORMAL`` is durable
+    across process crashes in WAL mode (only an OS crash can lose the last commits);
+    foreign keys are off by default in SQLite and the payload cascade relies on them.
+    """
+    if netloc:
+        raise ValueError(
+            f"SQLite URLs take an absolute path after three slashes, got host {netloc!r}: "
+            f"{_URL_HELP}"
+        )
+    if query:
+        raise ValueError("SQLite URLs take no query parameters")
+    path = unquote(path)
+    if not path or path == "/" or not os.path.isabs(path) or path.endswith("/:memory:"):
+        raise ValueError(
+            "SQLite needs an absolute file path (in-memory databases are per connection, "
+            f"and gitgate opens one connection per thread): {_URL_HELP}"
+        )
+    path = "/" + path.lstrip("/")
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise ValueError(f"directory {parent} for the SQLite database does not exist")
+    pragmas = [
+        ("busy_timeout", SQLITE_BUSY_TIMEOUT_S * 1000),
+        ("foreign_keys", 1),
+        ("synchronous", "normal"),
+    ]
+    return _WalSqliteDatabase(path, pragmas=pragmas, timeout=SQLITE_BUSY_TIMEOUT_S)
+
+
+class _WalSqliteDatabase(peewee.SqliteDatabase):
+    """SqliteDatabase that switches the file to WAL on connect, safely under concurrency.
+
+    ``PRAGMA journal_mode=wal`` answers "database is locked" *without* waiting on the busy
+    timeout when another connection is switching the same fresh file at that moment (several
+    gunicorn workers starting on a new database). WAL is a property of the file, so the switch
+    happens once; this retries it, with a short backoff, for up to the busy timeout.
+    """
+
+    def _add_conn_hooks(self, conn: sqlite3.Connection) -> None:
+        _enable_wal(conn)
+        super()._add_conn_hooks(conn)  # type: ignore[misc]  # private, not in the stubs
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    delay = 0.002
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode = wal")
+            return
+        except sqlite3.OperationalError as ex:
+            if "locked" not in str(ex) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)  # another connection holds the file for its own switch: brief
+        delay = min(delay * 2, 0.1)
+
+
+def _open_postgres(url: str) -> peewee.PostgresqlDatabase:
+    """PostgreSQL through psycopg2; query parameters go to libpq (``sslmode``, ...)."""
+    parts = urlsplit(url)
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname or "/" in dbname:
+        raise ValueError(f"PostgreSQL URL needs exactly one database name: {_URL_HELP}")
+    try:
+        port = parts.port
+    except ValueError as ex:
+        raise ValueError(f"PostgreSQL URL has an invalid port: {_URL_HELP}") from ex
+    params: dict[str, Any] = {"application_name": "gitgate"}
+    params.update(parse_qsl(parts.query, keep_blank_values=True))
+    if parts.hostname:
+        params["host"] = parts.hostname
+    if port:
+        params["port"] = port
+    if parts.username:
+        params["user"] = unquote(parts.username)
+    if parts.password:
+        params["password"] = unquote(parts.password)
+    return peewee.PostgresqlDatabase(dbname, **params)
+
+
+def bind(db: peewee.Database | None) -> None:
+    """Point every gitgate model (through :data:`db_proxy`) at ``db``; ``None`` unbinds."""
+    db_proxy.initialize(db)
+
+
+def current() -> peewee.Database:
+    """The bound database, or a RuntimeError that says how to bind one."""
+    db = db_proxy.obj
+    if db is None:
+        raise RuntimeError(
+            "no database bound: call gitgate.db.bind(gitgate.db.open_database(url)) first"
+        )
+    return db
+
+
+def is_postgres(db: peewee.Database | None = None) -> bool:
+    """True for PostgreSQL (row locks, advisory locks), False for SQLite (one writer)."""
+    return isinstance(db if db is not None else current(), peewee.PostgresqlDatabase)
+
+
+@contextmanager
+def connection(db: peewee.Database | None = None) -> Iterator[peewee.Database]:
+    """Make sure the calling thread has a connection for the duration of the block.
+
+    Reuses the thread's connection when one is open (so it nests, and it never closes a
+    connection that somebody else opened, possibly inside a transaction); otherwise opens one
+    and closes it on exit, so short-lived threads leave nothing behind.
+    """
+    db = db if db is not None else current()
+    if not db.is_closed():
+        yield db
+        return
+    with db.connection_context():
+        yield db
+
+
+@contextmanager
+def write_transaction(db: peewee.Database | None = None) -> Iterator[peewee.Database]:
+    """A transaction that will write: the building block of every race-free store update.
+
+    On SQLite it is ``BEGIN IMMEDIATE``: the write lock is taken up front, so two writers queue
+    on ``busy_timeout`` instead of one failing with "database is locked" when it upgrades a
+    read lock, and everything read inside is current until commit. On PostgreSQL it is a
+    plain READ COMMITTED transaction: callers lock the rows they decide on (``FOR UPDATE``).
+    Nested inside another transaction it becomes a savepoint of that transaction.
+    """
+    with connection(db) as conn:
+        args = () if is_postgres(conn) else ("IMMEDIATE",)
+        with conn.atomic(*args):
+            yield conn
+
+
+def for_update(query: _Select) -> _Select:
+    """``query`` with ``FOR UPDATE`` on PostgreSQL: the selected rows stay locked until the
+    transaction ends. SQLite has no row locks and needs none inside write_transaction()."""
+    return query.for_update() if is_postgres() else query

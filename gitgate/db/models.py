@@ -1,0 +1,158 @@
+"""The tables gitgate keeps. APPSEC: no column holds a secret value or a token, ever.
+
+Findings carry a type, a location and a short hash; tokens are known only by their ``jti``.
+The schema itself is created by :mod:`gitgate.db.migrations` (never by ``create_tables`` on
+these classes): a test checks that these models and the migrated schema agree.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from gitgate.db import db_proxy
+from gitgate.db.fields import JSONField, UTCDateTimeField, utcnow
+
+# QueuedPush.state values. "relaying" is the claimed, transient "approved" state: exactly one
+# gate instance holds it and relays the stored push upstream, then calls queue.finish().
+PENDING = "pending"
+RELAYING = "relaying"
+RELAYED = "relayed"
+REJECTED = "rejected"
+EXPIRED = "expired"
+STALE = "stale"
+FAILED = "failed"
+PUSH_STATES = (PENDING, RELAYING, RELAYED, REJECTED, EXPIRED, STALE, FAILED)
+FINISHED_STATES = frozenset({RELAYED, REJECTED, EXPIRED, STALE, FAILED})
+
+# SessionRecord.service values.
+SERVICES = frozenset({"upload-pack", "receive-pack", "info-refs", "rest"})
+
+APPROVE = "approve"
+REJECT = "reject"
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db_proxy
+
+
+class QueuedPush(BaseModel):
+    """A push held for human review; its original request body lives in PayloadChunk rows."""
+
+    id = peewee.AutoField()  # shown to people as #42
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+    state = peewee.TextField(default=PENDING)
+    state_reason = peewee.TextField(default="")
+    decided_at = UTCDateTimeField(null=True)  # left "pending": claimed, rejected or expired
+    claimed_at = UTCDateTimeField(null=True)  # when "relaying" began (see reclaim_stuck)
+    repo = peewee.TextField()
+    pusher_subject = peewee.TextField()
+    pusher_groups = JSONField(default=list)
+    rule_name = peewee.TextField(default="")
+    reviewer_groups = JSONField(default=list)
+    approvals_required = peewee.IntegerField(default=1)
+    summary = JSONField(default=dict)
+    payload_size = peewee.BigIntegerField(default=0)
+    payload_sha256 = peewee.TextField(default="")
+    relay_report = peewee.TextField(null=True)
+    relayed_at = UTCDateTimeField(null=True)  # when finish() recorded the relay's outcome
+
+    class Meta:
+        table_name = "queued_push"
+        indexes = ((("state", "expires_at"), False),)  # migration 002
+
+
+class PayloadChunk(BaseModel):
+    """1 MiB of a queued push's request body, so any instance sharing the DB can relay it."""
+
+    push = peewee.ForeignKeyField(QueuedPush, on_delete="CASCADE", backref="chunks")
+    push_id: int  # peewee's accessor for the raw key, declared for type checkers
+    seq = peewee.IntegerField()
+    data = peewee.BlobField()
+
+    class Meta:
+        table_name = "payload_chunk"
+        primary_key = peewee.CompositeKey("push", "seq")
+
+
+class ReviewDecision(BaseModel):
+    id = peewee.AutoField()
+    push = peewee.ForeignKeyField(QueuedPush, on_delete="CASCADE", backref="decisions")
+    push_id: int
+    reviewer = peewee.TextField()
+    reviewer_groups = JSONField(default=list)
+    verdict = peewee.TextField()  # APPROVE | REJECT
+    comment = peewee.TextField(default="")
+    decided_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "review_decision"
+        indexes = ((("push", "reviewer", "verdict"), True),)
+
+
+class SessionRecord(BaseModel):
+    """One row per request (clone, fetch, push, REST write): the audit trail."""
+
+    id = peewee.AutoField()
+    started_at = UTCDateTimeField(default=utcnow, index=True)
+    duration_ms = peewee.IntegerField(default=0)
+    subject = peewee.TextField(null=True)
+    groups = JSONField(default=list)
+    issuer = peewee.TextField(null=True)
+    source_addr = peewee.TextField(null=True)
+    repo = peewee.TextField(null=True)
+    service = peewee.TextField()
+    ref_updates = JSONField(default=list)  # [{ref, old, new}]
+    decision = peewee.TextField(default="")
+    verdicts = JSONField(default=list)  # [{check, ref, passed, action, reason}]
+    findings = JSONField(default=list)  # [{check, ref, commit, path, line, type, hash}]
+    bytes_in = peewee.BigIntegerField(default=0)
+    bytes_out = peewee.BigIntegerField(default=0)
+    upstream_status = peewee.IntegerField(null=True)
+    error = peewee.TextField(null=True)
+    queued_push = peewee.ForeignKeyField(
+        QueuedPush, null=True, on_delete="SET NULL", backref="sessions"
+    )
+    queued_push_id: int | None
+    request_id = peewee.TextField(null=True)  # migration 003: ties a record to the logs
+    statuses = JSONField(default=list)  # migration 003: [{ref, status}] as the agent saw it
+
+    class Meta:
+        table_name = "session_record"
+        indexes = ((("repo", "started_at"), False),)  # migration 002
+
+
+class RevokedToken(BaseModel):
+    jti = peewee.TextField(primary_key=True)
+    revoked_at = UTCDateTimeField(default=utcnow)
+    reason = peewee.TextField(default="")
+
+    class Meta:
+        table_name = "revoked_token"
+
+
+class NotificationOutbox(BaseModel):
+    """Webhook events, written in the same transaction as the change they announce."""
+
+    id = peewee.AutoField()
+    event = peewee.TextField()
+    payload = JSONField(default=dict)
+    created_at = UTCDateTimeField(default=utcnow)
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField(default=utcnow, index=True)
+    delivered_at = UTCDateTimeField(null=True)
+    last_error = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = "notification_outbox"
+
+
+ALL_MODELS: tuple[type[BaseModel], ...] = (
+    QueuedPush,
+    PayloadChunk,
+    ReviewDecision,
+    SessionRecord,
+    RevokedToken,
+    NotificationOutbox,
+)
