@@ -17,7 +17,7 @@ import falcon
 
 from gitgate import __version__
 from gitgate.config import Config
-from gitgate.gitroutes import GitService, InfoRefs, UploadPack, ReceivePackResource
+from gitgate.gitroutes import GitService, InfoRefs, ReceivePackResource, UploadPack
 from gitgate.runtime import Runtime, build_runtime
 
 log = logging.getLogger("gitgate.app")
@@ -71,9 +71,7 @@ class GateApp(falcon.App):
     runtime: Runtime
 
 
-def create_app(
-    config: Config, *, runtime: Runtime | None = None, **collaborators: Any
-) -> GateApp:
+def create_app(config: Config, *, runtime: Runtime | None = None, **collaborators: Any) -> GateApp:
     """Build the WSGI app. `collaborators` override parts of the runtime (see build_runtime)."""
     runtime = runtime or build_runtime(config, **collaborators)
     app = GateApp(middleware=[RequestContext()], cors_enable=False)

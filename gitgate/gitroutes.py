@@ -90,9 +90,7 @@ class GitService:
     def require_read(self, caller: Caller, service: str) -> None:
         rule = repo_rule(self.rt.config.rule, caller.repo, caller.groups)
         if rule is None or rule.access == "none":
-            why = (
-                f"rule {rule.name!r} gives you no access" if rule else "no rule gives you access"
-            )
+            why = f"rule {rule.name!r} gives you no access" if rule else "no rule gives you access"
             self.audit(caller, service, decision="forbidden", error=why)
             raise falcon.HTTPForbidden(
                 title="forbidden",
@@ -203,7 +201,11 @@ def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
 
 
 def _audited(
-    body: Iterator[bytes], svc: GitService, caller: Caller, service: str, started: float,
+    body: Iterator[bytes],
+    svc: GitService,
+    caller: Caller,
+    service: str,
+    started: float,
     **fields: Any,
 ) -> Iterator[bytes]:
     sent = 0
@@ -214,8 +216,15 @@ def _audited(
     finally:
         duration = int((time.monotonic() - started) * 1000)
         counted = {k: int(v) if isinstance(v, _Counter) else v for k, v in fields.items()}
-        svc.audit(caller, service, decision="allow", bytes_out=sent, duration_ms=duration,
-                  upstream_status=200, **counted)
+        svc.audit(
+            caller,
+            service,
+            decision="allow",
+            bytes_out=sent,
+            duration_ms=duration,
+            upstream_status=200,
+            **counted,
+        )
 
 
 class UploadPack:
@@ -285,8 +294,12 @@ class ReceivePackResource:
         resp.content_type = "application/x-git-receive-pack-result"
         resp.set_header("Cache-Control", "no-cache")
         try:
-            spool = spool_body(_read_stream(req), cfg.storage.max_push_bytes,
-                               cfg.storage.spool_memory_bytes, str(cfg.data_path))
+            spool = spool_body(
+                _read_stream(req),
+                cfg.storage.max_push_bytes,
+                cfg.storage.spool_memory_bytes,
+                str(cfg.data_path),
+            )
         except PushTooLarge as ex:
             resp.data = self._too_large(caller, ex, cfg.storage.max_push_bytes)
             return
@@ -297,7 +310,9 @@ class ReceivePackResource:
         except ProtocolError as ex:
             spool.close()
             self.svc.audit(caller, "receive-pack", decision="error", error=str(ex), bytes_in=size)
-            raise falcon.HTTPBadRequest(title="bad push request", description=f"gitgate: {ex}")
+            raise falcon.HTTPBadRequest(
+                title="bad push request", description=f"gitgate: {ex}"
+            ) from None
         if not parsed.commands:  # git's probe before a chunked upload: nothing to do
             spool.close()
             resp.data = b""
@@ -305,15 +320,20 @@ class ReceivePackResource:
 
         def done(outcome: PushOutcome) -> None:
             self.svc.audit(
-                caller, "receive-pack", **_outcome_fields(outcome, parsed.commands),
-                bytes_in=size, duration_ms=int((time.monotonic() - started) * 1000),
+                caller,
+                "receive-pack",
+                **_outcome_fields(outcome, parsed.commands),
+                bytes_in=size,
+                duration_ms=int((time.monotonic() - started) * 1000),
             )
 
         resp.stream = self.svc.rt.receive.respond(caller, spool, parsed, on_done=done)
 
     def _too_large(self, caller: Caller, ex: PushTooLarge, limit: int) -> bytes:
-        reason = (f"push of {ex.size / 1e6:.0f} MB or more exceeds the gate's limit of "
-                  f"{limit / 1e6:.0f} MB: split it into smaller pushes")
+        reason = (
+            f"push of {ex.size / 1e6:.0f} MB or more exceeds the gate's limit of "
+            f"{limit / 1e6:.0f} MB: split it into smaller pushes"
+        )
         self.svc.audit(caller, "receive-pack", decision="reject", error=reason, bytes_in=ex.size)
         ex.spool.seek(0)
         try:
@@ -337,6 +357,7 @@ def spool_body(stream: BinaryIO, limit: int, memory: int, data_dir: str) -> Bina
     while chunk := stream.read(READ_CHUNK):
         total += len(chunk)
         if total > limit:
+            spool.write(chunk[: len(chunk) - (total - limit)])  # the head names the refs
             while total < 2 * limit and (more := stream.read(READ_CHUNK)):
                 total += len(more)
             raise PushTooLarge(spool, total)
@@ -348,10 +369,14 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
     decisions = outcome.decisions
     effective = {d.effective for d in decisions}
     decision = (
-        "error" if outcome.error and not decisions
-        else "reject" if "reject" in effective
-        else "queue" if "queue" in effective
-        else "dry-run" if any(d.dry_run and d.action != "allow" for d in decisions)
+        "error"
+        if outcome.error and not decisions
+        else "reject"
+        if "reject" in effective
+        else "queue"
+        if "queue" in effective
+        else "dry-run"
+        if any(d.dry_run and d.action != "allow" for d in decisions)
         else "allow"
     )
     return {
@@ -362,9 +387,10 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
         ],
         "verdicts": [
             {**v.to_dict(), "rule": d.rule.name if d.rule else None, "action": d.effective}
-            for d in decisions for v in d.verdicts
+            for d in decisions
+            for v in d.verdicts
         ],
-        "findings": [f.to_dict() for d in decisions for v in d.verdicts for f in v.findings],
+        "findings": [f.record() for d in decisions for v in d.verdicts for f in v.findings],
         "upstream_status": outcome.relay.status if outcome.relay else None,
         "error": outcome.error,
         "statuses": [

@@ -73,10 +73,24 @@ def setup_logging(fmt: str = "text", level: str = "info") -> None:
 
 def request_line(event: dict[str, Any]) -> None:
     """The one structured line per request."""
-    keys = ("request_id", "subject", "repo", "service", "decision", "duration_ms",
-            "upstream_status", "bytes_in", "bytes_out", "source_addr", "error")
+    keys = (
+        "request_id",
+        "subject",
+        "repo",
+        "service",
+        "decision",
+        "duration_ms",
+        "upstream_status",
+        "bytes_in",
+        "bytes_out",
+        "source_addr",
+        "error",
+    )
     fields = {k: event.get(k) for k in keys if event.get(k) not in (None, "")}
     logging.getLogger("gitgate.request").info(
-        "%s %s %s", event.get("service"), event.get("repo"), event.get("decision"),
+        "%s %s %s",
+        event.get("service"),
+        event.get("repo"),
+        event.get("decision"),
         extra={"fields": fields},
     )

@@ -13,7 +13,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
 
@@ -22,7 +22,7 @@ from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import UnpackError, run_checks, unpacked
 from gitgate.mirror import Mirrors, Quarantine
-from gitgate.policy import RefDecision, decide, rule_for
+from gitgate.policy import RefDecision, break_glass_reason, decide, rule_for
 from gitgate.protocol import (
     CAPABILITY_REPORT_STATUS,
     Command,
@@ -33,6 +33,7 @@ from gitgate.protocol import (
     status_line,
     wrap_report,
 )
+from gitgate.push import Push
 from gitgate.relay import RelayResult, relay, repack
 from gitgate.upstream import Upstream, UpstreamError
 
@@ -65,7 +66,20 @@ class PushOutcome:
     statuses: list[tuple[bytes, str | None]] = field(default_factory=list)
 
 
-QueueHook = Callable[[Caller, PushRequest, list[RefDecision], BinaryIO, Any], int]
+class QueueHook(Protocol):
+    """What ReceivePack needs from the approval queue (gitgate.approval.QueueService)."""
+
+    def enqueue(
+        self,
+        caller: Caller,
+        req: PushRequest,
+        queued: list[RefDecision],
+        spool: BinaryIO,
+        quarantine: Quarantine,
+        push: Push,
+    ) -> int: ...
+
+    def break_glass(self, caller: Caller, decisions: list[RefDecision], reason: str) -> None: ...
 
 
 class ReceivePack:
@@ -76,7 +90,7 @@ class ReceivePack:
         mirrors: Mirrors,
         checks: Sequence[Check],
         scanner: Any = None,
-        enqueue: QueueHook | None = None,
+        queue: QueueHook | None = None,
         review_hint: str = "",
     ) -> None:
         self.config = config
@@ -84,7 +98,7 @@ class ReceivePack:
         self.mirrors = mirrors
         self.checks = checks
         self.scanner = scanner
-        self.enqueue = enqueue
+        self.queue = queue
         self.review_hint = review_hint
 
     def respond(
@@ -164,7 +178,7 @@ class ReceivePack:
                     atomic=req.atomic,
                 )
                 outcome.decisions = decisions
-                return self._act(caller, spool, req, decisions, quarantine, emit, outcome)
+                return self._act(caller, spool, req, decisions, quarantine, push, emit, outcome)
         except UnpackError as ex:
             outcome.error = str(ex)
             statuses = [(c.ref, f"unpack failed: {ex}") for c in req.commands]
@@ -184,20 +198,26 @@ class ReceivePack:
         req: PushRequest,
         decisions: list[RefDecision],
         quarantine: Quarantine,
+        push: Push,
         emit: Callable[[bytes], None],
         outcome: PushOutcome,
     ) -> bytes:
+        glass = [d for d in decisions if d.break_glass]
+        if glass and self.queue is not None:
+            self.queue.break_glass(caller, glass, break_glass_reason(push.push_options) or "")
         to_relay = [d.command for d in decisions if d.effective == "allow"]
         to_queue = [d for d in decisions if d.effective == "queue"]
         partial = len(to_relay) != len(req.commands)
         if to_queue:
-            self._queue(caller, spool, req, to_queue, quarantine, partial, outcome)
+            self._queue(caller, spool, req, to_queue, quarantine, push, outcome)
         max_f = self.config.scan.max_findings_shown
         self._say(
             req,
             emit,
             messages.summary_lines(
-                decisions, max_findings=max_f, queue_ids=outcome.queue_ids,
+                decisions,
+                max_findings=max_f,
+                queue_ids=outcome.queue_ids,
                 review_hint=self.review_hint,
             ),
         )
@@ -218,9 +238,14 @@ class ReceivePack:
             if d.effective == "allow":
                 lines = relay_lines.get(ref)
                 ok = bool(lines) and lines[0].startswith(b"ok ")
-                reason = None if ok else (
-                    lines[0][3 + len(ref) + 1 :].decode("utf-8", "replace") if lines
-                    else "upstream did not report this ref"
+                reason = (
+                    None
+                    if ok
+                    else (
+                        lines[0][3 + len(ref) + 1 :].decode("utf-8", "replace")
+                        if lines
+                        else "upstream did not report this ref"
+                    )
                 )
                 statuses.append((ref, reason))
             else:
@@ -267,15 +292,20 @@ class ReceivePack:
         req: PushRequest,
         queued: list[RefDecision],
         quarantine: Quarantine,
-        partial: bool,
+        push: Push,
         outcome: PushOutcome,
     ) -> None:
-        if self.enqueue is None:
+        from gitgate.approval import QueueRefused
+
+        try:
+            if self.queue is None:
+                raise QueueRefused("the approval queue is not available on this gate")
+            push_id = self.queue.enqueue(caller, req, queued, spool, quarantine, push)
+        except QueueRefused as ex:
             for d in queued:
                 d.effective = "reject"
-                d.reasons.insert(0, "approval queue is not configured")
+                d.reasons.insert(0, str(ex))
             return
-        push_id = self.enqueue(caller, req, queued, spool, quarantine)
         for d in queued:
             outcome.queue_ids[d.ref] = push_id
 

@@ -154,7 +154,7 @@ def repack(quarantine: Quarantine, mirror_dir: str, commands: Sequence[Command])
         .split()
     )
     stdin = "\n".join([*revs, "--not", *refs]) + "\n"
-    out = tempfile.TemporaryFile(dir=quarantine.dir)
+    out = tempfile.TemporaryFile(dir=quarantine.dir)  # noqa: SIM115 - the caller closes it
     proc = subprocess.run(
         ["git", "pack-objects", "--revs", "--thin", "--stdout", "--delta-base-offset", "-q"],
         input=stdin.encode(),
@@ -173,3 +173,26 @@ def repack(quarantine: Quarantine, mirror_dir: str, commands: Sequence[Command])
         raise RuntimeError("git pack-objects failed: " + proc.stderr.decode()[-200:])
     out.seek(0)
     return out
+
+
+def advertised_refs(upstream: Upstream, repo: str) -> dict[bytes, bytes]:
+    """Upstream's refs now (its receive-pack advertisement): ref name -> id."""
+    resp = upstream.request("GET", repo, "info/refs?service=git-receive-pack")
+    if resp.status != 200:
+        resp.close()
+        raise UpstreamError(f"upstream answered HTTP {resp.status} for {repo}", resp.status)
+    proto = Protocol(resp._resp.read, lambda _d: None)
+    refs: dict[bytes, bytes] = {}
+    try:
+        proto.read_pkt_line()  # "# service=git-receive-pack"
+        proto.read_pkt_line()  # flush
+        while (line := proto.read_pkt_line()) is not None:
+            oid, _, rest = line.rstrip(b"\n").partition(b" ")
+            name = rest.split(b"\0", 1)[0]
+            if name != b"capabilities^{}":
+                refs[name] = oid
+    except (HangupException, GitProtocolError):
+        raise UpstreamError("upstream sent a malformed ref advertisement") from None
+    finally:
+        resp.close()
+    return refs

@@ -95,6 +95,59 @@ def build_credential(config: Config) -> Any:
     )
 
 
+def open_state(config: Config, database: Any = None) -> Any:
+    """Open, migrate and bind the database (safe when several processes start at once)."""
+    from gitgate import db
+    from gitgate.db.migrations import upgrade
+
+    if database is None:
+        database = db.open_database(config.database.url)
+        database.gitgate_url = config.database.url
+    upgrade(database)
+    db.bind(database)
+    return database
+
+
+def session_recorder(event: dict[str, Any]) -> None:
+    """Write one request's session record (gitgate.store.sessions), and its log line."""
+    from datetime import timedelta
+
+    from gitgate.db.fields import utcnow
+    from gitgate.logs import request_line
+    from gitgate.store import sessions
+
+    request_line(event)
+    fields = {k: v for k, v in event.items() if k in _RECORD_FIELDS}
+    fields["started_at"] = utcnow() - timedelta(milliseconds=event.get("duration_ms") or 0)
+    queue_ids = set((event.get("queue_ids") or {}).values())
+    if queue_ids:
+        fields["queued_push"] = min(queue_ids)
+    sessions.record(**fields)
+
+
+_RECORD_FIELDS = frozenset(
+    {
+        "duration_ms",
+        "subject",
+        "groups",
+        "issuer",
+        "source_addr",
+        "repo",
+        "service",
+        "ref_updates",
+        "decision",
+        "verdicts",
+        "findings",
+        "bytes_in",
+        "bytes_out",
+        "upstream_status",
+        "error",
+        "request_id",
+        "statuses",
+    }
+)
+
+
 def build_runtime(
     config: Config,
     *,
@@ -102,11 +155,12 @@ def build_runtime(
     scanner: Any = None,
     authenticator: Any = "config",
     checks: Sequence[Check] | None = None,
-    recorder: Recorder | None = None,
+    recorder: Recorder | None = session_recorder,
     database: Any = None,
 ) -> Runtime:
     data = Path(config.storage.data_dir)
     data.mkdir(parents=True, exist_ok=True)
+    database = open_state(config, database)
     if credential is None:
         credential = build_credential(config)
     upstream = Upstream(config.upstream.git_url, credential, timeout=config.upstream.timeout)
@@ -121,5 +175,16 @@ def build_runtime(
         )
     if authenticator == "config":
         authenticator = build_authenticator(config)
-    receive = ReceivePack(config, upstream, mirrors, checks or DEFAULT_CHECKS, scanner)
+    from gitgate.approval import QueueService
+
+    queue = QueueService(config, mirrors, scanner)
+    receive = ReceivePack(
+        config,
+        upstream,
+        mirrors,
+        checks or DEFAULT_CHECKS,
+        scanner,
+        queue=queue,
+        review_hint="gitgate review show {id} / review approve {id}",
+    )
     return Runtime(config, upstream, mirrors, receive, authenticator, recorder, database)

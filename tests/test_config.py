@@ -52,7 +52,7 @@ message_deny = ["(unclosed"]
     )
     text = "\n".join(problems)
     assert "server.workers: expected an integer" in text
-    assert "upstream.token: write \"env:NAME\" or \"file:/path\"" in text
+    assert 'upstream.token: write "env:NAME" or "file:/path"' in text
     assert "rule[0].protected_path: unknown key (did you mean 'protected_paths'?)" in text
     assert "rule[0].access: 'admin' is not one of none, read, write" in text
     assert "rule[0].actions.secrets: 'mask-it' is not one of allow, reject, queue" in text
@@ -100,11 +100,23 @@ def test_every_key_is_documented() -> None:
         return out
 
     missing = []
-    for cls in (config_mod.ServerConfig, config_mod.StorageConfig, config_mod.DatabaseConfig,
-                config_mod.UpstreamConfig, config_mod.AuthConfig, config_mod.OidcConfig,
-                config_mod.ScanConfig, config_mod.HooksConfig, config_mod.NotifyConfig,
-                config_mod.AuditConfig, config_mod.Rule, config_mod.DenyConfig,
-                config_mod.CommitsConfig, config_mod.ActionsConfig, config_mod.GitHubAppConfig):
+    for cls in (
+        config_mod.ServerConfig,
+        config_mod.StorageConfig,
+        config_mod.DatabaseConfig,
+        config_mod.UpstreamConfig,
+        config_mod.AuthConfig,
+        config_mod.OidcConfig,
+        config_mod.ScanConfig,
+        config_mod.HooksConfig,
+        config_mod.NotifyConfig,
+        config_mod.AuditConfig,
+        config_mod.Rule,
+        config_mod.DenyConfig,
+        config_mod.CommitsConfig,
+        config_mod.ActionsConfig,
+        config_mod.GitHubAppConfig,
+    ):
         for key in keys(cls):
             if key not in example or f"`{key}`" not in readme:
                 missing.append(f"{cls.__name__}.{key}")

@@ -25,8 +25,9 @@ def push(work: Path, *args: str) -> Any:
     return git("push", *args, cwd=work, check=False)
 
 
-def test_clone_fetch_push_pass_through(make_gate: MakeGate, seeded: tuple[Path, str],
-                                       tmp_path: Path, upstream: UpstreamServer) -> None:
+def test_clone_fetch_push_pass_through(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path, upstream: UpstreamServer
+) -> None:
     bare, repo = seeded
     gate = make_gate()
     work = clone(gate, repo, tmp_path / "w")
@@ -50,12 +51,14 @@ def test_clone_fetch_push_pass_through(make_gate: MakeGate, seeded: tuple[Path, 
     assert set(upstream.seen_auth) == {upstream.expected_auth()}
 
 
-def test_protocol_v2_header_reaches_upstream(make_gate: MakeGate, seeded: tuple[Path, str],
-                                             tmp_path: Path) -> None:
+def test_protocol_v2_header_reaches_upstream(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
     _, repo = seeded
     gate = make_gate()
-    proc = git("-c", "protocol.version=2", "ls-remote", gate.remote(repo),
-               env={"GIT_TRACE_PACKET": "1"})
+    proc = git(
+        "-c", "protocol.version=2", "ls-remote", gate.remote(repo), env={"GIT_TRACE_PACKET": "1"}
+    )
     assert "refs/heads/main" in proc.stdout
     assert "git< version 2" in proc.stderr  # the upstream answered in v2 through the gate
 
@@ -78,7 +81,7 @@ def test_protected_paths(make_gate: MakeGate, seeded: tuple[Path, str], tmp_path
         assert "! [remote rejected] HEAD -> main (rule default: touches protected paths" in (
             result.stderr
         )
-        assert f"remote:   - " in result.stderr and path in result.stderr
+        assert "remote:   - " in result.stderr and path in result.stderr
         assert upstream_ref(bare, "refs/heads/main") == before
         git("reset", "-q", "--hard", "HEAD~1", cwd=work)
 
@@ -96,8 +99,9 @@ def test_protected_paths(make_gate: MakeGate, seeded: tuple[Path, str], tmp_path
     assert upstream_ref(bare, "refs/heads/main") == ok
 
 
-def test_force_push_and_delete(make_gate: MakeGate, seeded: tuple[Path, str],
-                               tmp_path: Path) -> None:
+def test_force_push_and_delete(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
     bare, repo = seeded
     gate = make_gate([{"name": "strict"}])
     work = clone(gate, repo, tmp_path / "w")
@@ -123,8 +127,9 @@ def test_force_push_and_delete(make_gate: MakeGate, seeded: tuple[Path, str],
     assert upstream_ref(bare, "refs/heads/topic") is None
 
 
-def test_multi_ref_atomic_and_not(make_gate: MakeGate, seeded: tuple[Path, str],
-                                  tmp_path: Path) -> None:
+def test_multi_ref_atomic_and_not(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
     bare, repo = seeded
     gate = make_gate(PROTECT)
     work = clone(gate, repo, tmp_path / "w")
@@ -147,8 +152,9 @@ def test_multi_ref_atomic_and_not(make_gate: MakeGate, seeded: tuple[Path, str],
     assert git("cat-file", "-e", bad, cwd=bare, check=False).returncode != 0
 
 
-def test_upstream_moved_new_branch_and_tag(make_gate: MakeGate, seeded: tuple[Path, str],
-                                           tmp_path: Path) -> None:
+def test_upstream_moved_new_branch_and_tag(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
     bare, repo = seeded
     gate = make_gate(PROTECT)
     work = clone(gate, repo, tmp_path / "w")
@@ -210,11 +216,16 @@ def test_merge_of_main_is_not_blamed_for_mains_changes(
     assert result.returncode != 0 and "deploy/prod.yaml" in result.stderr
 
 
-def test_commit_metadata_and_dry_run(make_gate: MakeGate, seeded: tuple[Path, str],
-                                     tmp_path: Path) -> None:
+def test_commit_metadata_and_dry_run(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
     bare, repo = seeded
-    rules = [{"name": "meta", "commits": {"author_email": [r".*@acme\.com"],
-                                          "message_deny": ["(?i)wip"]}}]
+    rules = [
+        {
+            "name": "meta",
+            "commits": {"author_email": [r".*@acme\.com"], "message_deny": ["(?i)wip"]},
+        }
+    ]
     gate = make_gate(rules)
     work = clone(gate, repo, tmp_path / "w")
     commit(work, {"x.txt": "x\n"}, "WIP: half done")
@@ -231,8 +242,9 @@ def test_commit_metadata_and_dry_run(make_gate: MakeGate, seeded: tuple[Path, st
     assert upstream_ref(bare, "refs/heads/main") == rev(work)
 
 
-def test_unknown_repo_and_bad_names(make_gate: MakeGate, seeded: tuple[Path, str],
-                                    tmp_path: Path) -> None:
+def test_unknown_repo_and_bad_names(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
     gate = make_gate()
     result = git("clone", gate.remote("acme/nope"), str(tmp_path / "n"), check=False)
     assert result.returncode != 0
@@ -240,16 +252,21 @@ def test_unknown_repo_and_bad_names(make_gate: MakeGate, seeded: tuple[Path, str
     import urllib.error
     import urllib.request
 
-    for path in ("/acme/..%2Fetc/info/refs?service=git-upload-pack", "/../x/info/refs",
-                 "/acme/.hidden.git/info/refs?service=git-upload-pack", "/just-one-segment"):
+    for path in (
+        "/acme/..%2Fetc/info/refs?service=git-upload-pack",
+        "/../x/info/refs",
+        "/acme/.hidden.git/info/refs?service=git-upload-pack",
+        "/just-one-segment",
+    ):
         with pytest.raises(urllib.error.HTTPError) as info:
             urllib.request.urlopen(gate.url + path)
         assert info.value.code == 404
         assert b"gitgate:" in info.value.read()
 
 
-def test_upstream_down(make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path,
-                       upstream: UpstreamServer) -> None:
+def test_upstream_down(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path, upstream: UpstreamServer
+) -> None:
     _, repo = seeded
     gate = make_gate()
     work = clone(gate, repo, tmp_path / "w")

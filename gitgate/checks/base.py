@@ -37,6 +37,14 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
+    def record(self) -> dict[str, Any]:
+        """The audit shape: check, ref, commit, path, line, type, hash (what kind, where,
+        a short hash; for non-secret findings the message is the type)."""
+        out = self.to_dict()
+        message = out.pop("message")
+        out.setdefault("type", message)
+        return out
+
 
 @dataclass
 class Verdict:

@@ -1,0 +1,279 @@
+"""`gitgate review list|show|approve|reject`: a human decides on queued pushes.
+
+The CLI acts as a named reviewer: `--token` (verified like the gate verifies agents; the token's
+subject and groups are the reviewer's) or `--as NAME --group G` (also `$GITGATE_TOKEN`,
+`$GITGATE_REVIEWER`, `$GITGATE_REVIEWER_GROUPS`). `--as` is trusted as it stands: whoever runs
+the CLI can reach the database already, so it names the reviewer for the record rather than
+proving who they are; use tokens where reviewers should not hold database access. The final
+approval relays the stored push from this process, exactly once (the store's claim decides).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+STATES = ("pending", "relaying", "relayed", "rejected", "expired", "stale", "failed")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from gitgate.cli import add_config_arg
+
+    p = sub.add_parser("review", help="list, show, approve or reject queued pushes")
+    rsub = p.add_subparsers(dest="review_command", required=True)
+    lst = rsub.add_parser("list", help="queued pushes (pending by default)")
+    add_config_arg(lst)
+    lst.add_argument("--state", choices=(*STATES, "all"), default="pending")
+    lst.add_argument("--json", action="store_true", help="one JSON object per line")
+    lst.set_defaults(func=cmd_list)
+    show = rsub.add_parser("show", help="everything about one queued push")
+    add_config_arg(show)
+    show.add_argument("id", type=int)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=cmd_show)
+    for name, helptext in (
+        ("approve", "approve (the final approval relays it)"),
+        ("reject", "reject: the push is dropped, the reason recorded"),
+    ):
+        a = rsub.add_parser(name, help=helptext)
+        add_config_arg(a)
+        a.add_argument("id", type=int)
+        a.add_argument(
+            "--as",
+            dest="reviewer",
+            default=os.environ.get("GITGATE_REVIEWER"),
+            help="reviewer name (or $GITGATE_REVIEWER)",
+        )
+        a.add_argument(
+            "--group",
+            action="append",
+            default=None,
+            help="reviewer group, repeatable (or $GITGATE_REVIEWER_GROUPS, commas)",
+        )
+        a.add_argument(
+            "--token",
+            default=os.environ.get("GITGATE_TOKEN"),
+            help="a gitgate/OIDC token naming the reviewer (or $GITGATE_TOKEN)",
+        )
+        if name == "approve":
+            a.add_argument("--comment", default="")
+            a.set_defaults(func=cmd_approve)
+        else:
+            a.add_argument("--reason", required=True, help="why (the agent and record see it)")
+            a.set_defaults(func=cmd_reject)
+
+
+def _reviewer(args: argparse.Namespace, cfg: Any) -> tuple[str, list[str]]:
+    if args.token:
+        from gitgate.auth import AuthError
+        from gitgate.auth.factory import authenticator_from_config
+
+        try:
+            ident = authenticator_from_config(cfg).authenticate(f"Bearer {args.token}")
+        except AuthError as ex:
+            raise SystemExit(f"gitgate: reviewer token refused: {ex}") from None
+        return ident.subject, list(ident.groups)
+    if not args.reviewer:
+        raise SystemExit("gitgate: who is reviewing? give --as NAME --group G, or --token")
+    groups = args.group
+    if groups is None:
+        groups = [g for g in os.environ.get("GITGATE_REVIEWER_GROUPS", "").split(",") if g]
+    return args.reviewer, groups
+
+
+def _housekeeping(cfg: Any) -> None:
+    """Expire what is due (and announce it) before showing or deciding anything."""
+    from gitgate import notify
+    from gitgate.approval import event_payload
+    from gitgate.store import queue
+
+    for push_id in queue.expire_due():
+        info = queue.get(push_id)
+        if info:
+            notify.emit(
+                "expired",
+                event_payload(
+                    push_id, info.repo, info.pusher_subject, info.summary, info.rule_name
+                ),
+            )
+
+
+def _deliver(cfg: Any) -> None:
+    from gitgate.notify import Notifier
+
+    Notifier(cfg.notify).deliver_due()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from gitgate.cli import load_config
+    from gitgate.cli.db import open_bound
+    from gitgate.store import queue
+
+    cfg = load_config(args.config)
+    with open_bound(cfg):
+        _housekeeping(cfg)
+        pushes = queue.list_pushes(None if args.state == "all" else args.state)
+    if args.json:
+        for p in pushes:
+            print(json.dumps(p.to_dict(), default=str))
+        return 0
+    if not pushes:
+        print(f"no {args.state} pushes" if args.state != "all" else "no queued pushes")
+        return 0
+    print(
+        f"{'id':>5}  {'state':9} {'created (UTC)':16}  {'repo':24} {'pusher':14} "
+        f"{'approvals':9}  refs"
+    )
+    for p in pushes:
+        refs = ", ".join(
+            r["ref"].removeprefix("refs/heads/") for r in p.summary.get("ref_updates", [])
+        )
+        print(
+            f"{p.id:>5}  {p.state:9} {p.created_at:%Y-%m-%d %H:%M}  {p.repo:24} "
+            f"{p.pusher_subject[:14]:14} {len(p.approvers)}/{p.approvals_required:<7}  {refs}"
+        )
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from gitgate.cli import load_config
+    from gitgate.cli.db import open_bound
+    from gitgate.store import queue
+
+    cfg = load_config(args.config)
+    with open_bound(cfg):
+        _housekeeping(cfg)
+        p = queue.get(args.id)
+    if p is None:
+        print(f"gitgate: no queued push #{args.id}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(p.to_dict(), default=str, indent=2))
+        return 0
+    s = p.summary
+    print(f"push #{p.id}: {p.state}" + (f" ({p.state_reason})" if p.state_reason else ""))
+    print(f"  repo:      {p.repo}")
+    print(f"  pusher:    {p.pusher_subject} (groups: {', '.join(p.pusher_groups) or '-'})")
+    print(
+        f"  queued:    {p.created_at:%Y-%m-%d %H:%M:%S} UTC, expires "
+        f"{p.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    print(
+        f"  rule:      {p.rule_name}; reviewers: {', '.join(p.reviewer_groups)}; "
+        f"approvals {len(p.approvers)}/{p.approvals_required}"
+    )
+    for reason in s.get("reasons", []):
+        print(f"  why:       {reason}")
+    for r in s.get("ref_updates", []):
+        forced = " (force)" if r.get("forced") else ""
+        print(f"  ref:       {r['ref']}  {r['old'][:12]} -> {r['new'][:12]}{forced}")
+    for c in s.get("commits", []):
+        print(f"  commit:    {c['id'][:12]} {c['summary']}  <{c['author']}>")
+    for ch in s.get("changed_paths", []):
+        src = f"{ch['old_path']} -> " if ch.get("old_path") and ch["old_path"] != ch["path"] else ""
+        print(f"  {ch['kind']:9}  {src}{ch['path']}")
+    for f in s.get("findings", []):
+        where = f"{f.get('path', '')}:{f['line']}" if f.get("line") else f.get("path", "")
+        print(
+            f"  finding:   [{f['check']}] {f.get('type', '')} {where} "
+            f"{'commit ' + f['commit'] if f.get('commit') else ''}"
+            f"{' hash ' + f['hash'] if f.get('hash') else ''}"
+        )
+    for d in s.get("protected_diffs", []):
+        print(f"--- protected file {d['path']}")
+        print(d["diff"])
+    for r in p.decisions:
+        print(f"  {r.verdict}: {r.reviewer} at {r.decided_at:%Y-%m-%d %H:%M} {r.comment}")
+    if p.relay_report:
+        print(f"  upstream:  {p.relay_report}")
+    return 0
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from gitgate import notify
+    from gitgate.approval import event_payload, relay_stored
+    from gitgate.cli import load_config
+    from gitgate.cli.db import open_bound
+    from gitgate.db import write_transaction
+    from gitgate.runtime import build_credential
+    from gitgate.store import queue
+    from gitgate.upstream import Upstream
+
+    cfg = load_config(args.config)
+    with open_bound(cfg):
+        reviewer, groups = _reviewer(args, cfg)
+        _housekeeping(cfg)
+        try:
+            with write_transaction():
+                outcome = queue.approve(args.id, reviewer, groups, args.comment)
+                info = queue.get(args.id)
+                if outcome.recorded and info:
+                    notify.emit(
+                        "approved",
+                        event_payload(
+                            args.id,
+                            info.repo,
+                            info.pusher_subject,
+                            info.summary,
+                            info.rule_name,
+                            reviewer=reviewer,
+                            approvals=outcome.approvals,
+                            required=outcome.required,
+                        ),
+                    )
+        except LookupError:
+            print(f"gitgate: no queued push #{args.id}", file=sys.stderr)
+            return 1
+        print(outcome.message)
+        if not outcome.recorded:
+            return 1
+        if outcome.claimed:
+            upstream = Upstream(
+                cfg.upstream.git_url, build_credential(cfg), timeout=cfg.upstream.timeout
+            )
+            result = relay_stored(args.id, upstream)
+            print(f"push #{args.id}: {result.state}: {result.reason}")
+            _deliver(cfg)
+            return 0 if result.state == "relayed" else 1
+        _deliver(cfg)
+    return 0
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    from gitgate import notify
+    from gitgate.approval import event_payload
+    from gitgate.cli import load_config
+    from gitgate.cli.db import open_bound
+    from gitgate.db import write_transaction
+    from gitgate.store import queue
+
+    cfg = load_config(args.config)
+    with open_bound(cfg):
+        reviewer, groups = _reviewer(args, cfg)
+        _housekeeping(cfg)
+        try:
+            with write_transaction():
+                outcome = queue.reject(args.id, reviewer, groups, args.reason)
+                info = queue.get(args.id)
+                if outcome.recorded and info:
+                    notify.emit(
+                        "rejected",
+                        event_payload(
+                            args.id,
+                            info.repo,
+                            info.pusher_subject,
+                            info.summary,
+                            info.rule_name,
+                            reviewer=reviewer,
+                            detail=args.reason,
+                        ),
+                    )
+        except LookupError:
+            print(f"gitgate: no queued push #{args.id}", file=sys.stderr)
+            return 1
+        print(outcome.message)
+        _deliver(cfg)
+    return 0 if outcome.recorded else 1

@@ -1,0 +1,102 @@
+"""Bad input gets a clear error and changes nothing: raw HTTP against the gate."""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from dulwich.protocol import pkt_line
+
+from tests.fixtures.gate import GateServer
+from tests.fixtures.upstream import upstream_ref
+
+MakeGate = Callable[..., GateServer]
+ZERO = b"0" * 40
+
+
+def post(
+    gate: GateServer, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", gate.server.server_port, timeout=30)
+    conn.request(
+        "POST",
+        path,
+        body=body,
+        headers={"Content-Type": "application/x-git-receive-pack-request", **(headers or {})},
+    )
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, data
+
+
+def command(old: bytes, new: bytes, ref: bytes, caps: bytes = b"report-status") -> bytes:
+    return pkt_line(old + b" " + new + b" " + ref + b"\0" + caps + b"\n")
+
+
+@pytest.fixture
+def gate(make_gate: MakeGate, seeded: tuple[Path, str]) -> GateServer:
+    return make_gate()
+
+
+URL = "/acme/app.git/git-receive-pack"
+
+
+def test_truncated_pkt_line(gate: GateServer) -> None:
+    status, body = post(gate, URL, b"00a0short")
+    assert status == 400
+    assert b"truncated" in body
+
+
+def test_bad_length_prefix(gate: GateServer) -> None:
+    status, body = post(gate, URL, b"-001" + b"x" * 20)
+    assert status == 400
+    assert b"malformed pkt-line" in body
+
+
+def test_bad_ref_name_and_ids(gate: GateServer) -> None:
+    status, body = post(gate, URL, command(ZERO, b"1" * 40, b"refs/heads/a..b") + b"0000")
+    assert status == 400 and b"invalid ref name" in body
+    status, body = post(gate, URL, pkt_line(b"zz " + b"1" * 40 + b" refs/heads/x\n") + b"0000")
+    assert status == 400 and b"malformed ref update" in body
+
+
+def test_missing_pack(gate: GateServer) -> None:
+    status, body = post(gate, URL, command(ZERO, b"1" * 40, b"refs/heads/x") + b"0000")
+    assert status == 400 and b"no pack data" in body
+
+
+def test_garbage_pack_is_refused_in_band(gate: GateServer, seeded: tuple[Path, str]) -> None:
+    bare, _ = seeded
+    before = upstream_ref(bare, "refs/heads/main")
+    garbage = b"PACK\x00\x00\x00\x02\x00\x00\x00\x01" + b"\xff" * 64
+    status, body = post(
+        gate, URL, command(before.encode(), b"1" * 40, b"refs/heads/main") + b"0000" + garbage
+    )
+    assert status == 200
+    assert b"unpack error" in body and b"ng refs/heads/main unpack failed" in body
+    assert upstream_ref(bare, "refs/heads/main") == before
+
+
+def test_probe_and_unknown_service(gate: GateServer) -> None:
+    status, body = post(gate, URL, b"0000")  # git's probe before a chunked upload
+    assert status == 200 and body == b""
+    conn = http.client.HTTPConnection("127.0.0.1", gate.server.server_port, timeout=30)
+    conn.request("GET", "/acme/app.git/info/refs")  # dumb protocol
+    resp = conn.getresponse()
+    assert resp.status == 403 and b"smart HTTP" in resp.read()
+
+
+def test_oversize_push_is_refused_in_band(make_gate: MakeGate, seeded: tuple[Path, str]) -> None:
+    bare, _ = seeded
+    gate = make_gate(sections={"storage": {"max_push_bytes": 10_000}})
+    before = upstream_ref(bare, "refs/heads/main")
+    body = (
+        command(before.encode(), b"1" * 40, b"refs/heads/main") + b"0000" + b"PACK" + b"\0" * 50_000
+    )
+    status, data = post(gate, URL, body)
+    assert status == 200
+    assert b"exceeds the gate's limit" in data
+    assert upstream_ref(bare, "refs/heads/main") == before
