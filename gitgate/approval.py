@@ -91,6 +91,7 @@ class QueueService:
                     "queued",
                     event_payload(push_id, caller.repo, caller.subject, summary, rules[0].name),
                 )
+        notify.wake()
         log.info("push to %s by %s queued as #%s", caller.repo, caller.subject, push_id)
         return push_id
 
@@ -223,6 +224,7 @@ class QueueService:
                     "request_id": caller.request_id,
                 },
             )
+        notify.wake()
 
 
 def event_payload(

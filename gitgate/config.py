@@ -288,6 +288,11 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("upstream.app: app_id, installation_id and private_key are required")
     if not re.match(r"^(sqlite:///|postgres(ql)?://)", cfg.database.url):
         problems.append("database.url: use sqlite:///path/to/file.db or postgresql://user@host/db")
+    for i, h in enumerate(cfg.scan.allowlist_hashes):
+        if not re.fullmatch(r"[0-9a-fA-F]{12,40}", h):
+            problems.append(
+                f"scan.allowlist_hashes[{i}]: use the hex hash agents are shown (12 to 40 digits)"
+            )
     for i, o in enumerate(cfg.auth.oidc):
         if not o.issuer or not o.audience:
             problems.append(f"auth.oidc[{i}]: issuer and audience are required")

@@ -88,6 +88,14 @@ def summary_lines(
 ) -> list[str]:
     queue_ids = queue_ids or {}
     out: list[str] = []
+    # Hook output once per push (hooks run once per push, their verdict repeats per ref).
+    shown: set[str] = set()
+    for d in decisions:
+        for v in d.verdicts:
+            for line in v.output:
+                if line not in shown:
+                    shown.add(line)
+                    out.append(line)
     for d in decisions:
         out.extend(
             decision_lines(

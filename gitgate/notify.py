@@ -50,6 +50,25 @@ _FIELD_MAX = 200  # characters of one payload value in the Slack line
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
+_wakers: list[Callable[[], None]] = []
+
+
+def on_new_events(waker: Callable[[], None]) -> None:
+    """Register a callable that starts a delivery round (the gate's maintenance thread)."""
+    _wakers.append(waker)
+
+
+def forget(waker: Callable[[], None]) -> None:
+    if waker in _wakers:
+        _wakers.remove(waker)
+
+
+def wake() -> None:
+    """Ask for a delivery round now. Call it after the transaction that emitted commits."""
+    for waker in list(_wakers):
+        waker()
+
+
 def emit(event: str, payload: dict[str, Any], *, now: datetime | None = None) -> int:
     """Queue ``event`` for delivery; returns its outbox id. Call it inside the transaction that
     makes the change, so the event exists exactly when the change does."""

@@ -129,7 +129,7 @@ def decide(
             action != "allow"
             and glass
             and rule.allow_break_glass
-            and groups & set(rule.break_glass_groups)
+            and ("*" in rule.break_glass_groups or groups & set(rule.break_glass_groups))
             and not any(v.error for v in d.failed)
         ):
             d.effective, d.break_glass = "allow", True

@@ -177,8 +177,14 @@ def encode_request_head(req: PushRequest, commands: Iterable[Command]) -> bytes:
 
 
 def filter_advertisement_caps(caps: list[bytes]) -> list[bytes]:
-    """Keep the capabilities the gate implements, plus `object-format` and `agent` values."""
+    """Keep the capabilities the gate implements, plus `object-format` and `agent` values.
+
+    `push-options` is always offered: the gate reads its own (`gitgate.reason=...` for
+    break-glass) whatever upstream supports, and forwards the rest only when upstream does.
+    """
     kept = [c for c in caps if c in ALLOWED_PUSH_CAPABILITIES]
+    if CAPABILITY_PUSH_OPTIONS not in kept:
+        kept.append(CAPABILITY_PUSH_OPTIONS)
     kept += [c for c in caps if c.startswith(b"object-format=")]
     kept.append(b"agent=gitgate")
     return kept

@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import (
+    CAPABILITY_PUSH_OPTIONS,
     CAPABILITY_REPORT_STATUS,
     CAPABILITY_SIDE_BAND_64K,
     SIDE_BAND_CHANNEL_DATA,
@@ -45,15 +46,23 @@ class RelayResult:
         return bool(lines) and lines[0].startswith(b"ok ")
 
 
-def upstream_request(req: PushRequest, commands: Sequence[Command]) -> PushRequest:
+def upstream_request(
+    req: PushRequest, commands: Sequence[Command], upstream_caps: set[bytes] | None = None
+) -> PushRequest:
     """The request as the gate sends it: client's capabilities plus the two it relies on,
-    and without the gate's own `gitgate.*` push options."""
+    without the gate's own `gitgate.*` push options, and without push options at all when
+    upstream does not take them (the gate offers push-options to clients whatever upstream
+    does, because it reads its own)."""
     caps = list(req.capabilities)
     for cap in (CAPABILITY_REPORT_STATUS, CAPABILITY_SIDE_BAND_64K):
         if cap not in caps:
             caps.append(cap)
     caps = [c for c in caps if not c.startswith(b"agent=")] + [b"agent=gitgate"]
     options = [o for o in req.push_options if not o.startswith(b"gitgate.")]
+    if upstream_caps is not None and CAPABILITY_PUSH_OPTIONS not in upstream_caps:
+        options = []
+    if not options:
+        caps = [c for c in caps if c != CAPABILITY_PUSH_OPTIONS]
     return PushRequest(list(commands), caps, options, req.pack_offset)
 
 
@@ -75,6 +84,11 @@ def relay(
 ) -> RelayResult:
     """POST the accepted commands and `pack` to upstream; forward band-2 text as it comes."""
     up = upstream_request(req, commands)
+    if up.push_options:  # only then is it worth asking what upstream supports
+        _, caps = advertisement(upstream, repo)
+        up = upstream_request(req, commands, caps)
+        if not up.push_options:
+            on_progress(b"gitgate: upstream does not take push options; they were not sent\n")
     head = encode_request_head(up, commands)
     resp = upstream.request(
         "POST",
@@ -177,22 +191,29 @@ def repack(quarantine: Quarantine, mirror_dir: str, commands: Sequence[Command])
 
 def advertised_refs(upstream: Upstream, repo: str) -> dict[bytes, bytes]:
     """Upstream's refs now (its receive-pack advertisement): ref name -> id."""
+    return advertisement(upstream, repo)[0]
+
+
+def advertisement(upstream: Upstream, repo: str) -> tuple[dict[bytes, bytes], set[bytes]]:
+    """Upstream's receive-pack advertisement: its refs and its capabilities."""
     resp = upstream.request("GET", repo, "info/refs?service=git-receive-pack")
     if resp.status != 200:
         resp.close()
         raise UpstreamError(f"upstream answered HTTP {resp.status} for {repo}", resp.status)
     proto = Protocol(resp._resp.read, lambda _d: None)
     refs: dict[bytes, bytes] = {}
+    caps: set[bytes] = set()
     try:
         proto.read_pkt_line()  # "# service=git-receive-pack"
         proto.read_pkt_line()  # flush
         while (line := proto.read_pkt_line()) is not None:
             oid, _, rest = line.rstrip(b"\n").partition(b" ")
-            name = rest.split(b"\0", 1)[0]
+            name, _, cap_text = rest.partition(b"\0")
+            caps.update(cap_text.split())
             if name != b"capabilities^{}":
                 refs[name] = oid
     except (HangupException, GitProtocolError):
         raise UpstreamError("upstream sent a malformed ref advertisement") from None
     finally:
         resp.close()
-    return refs
+    return refs, caps

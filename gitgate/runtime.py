@@ -55,6 +55,12 @@ class Runtime:
         except Exception:
             log.exception("could not write the session record")
 
+    def close(self) -> None:
+        """Stop background work (tests start and stop many gates in one process)."""
+        maintenance = self.extras.pop("maintenance", None)
+        if maintenance is not None:
+            maintenance.stop()
+
     def readiness_problems(self) -> list[str]:
         problems = []
         data = self.config.data_path
@@ -168,10 +174,10 @@ def build_runtime(
     if scanner is None:
         from gitgate.scanning import SecretScanner
 
+        # The hash allowlist is applied by the secrets check (per config), not here, so one
+        # scanner's cache stays valid whatever the allowlist says.
         scanner = SecretScanner(
-            workers=config.scan.workers,
-            max_blob_bytes=config.scan.max_blob_bytes,
-            allowlist_hashes=config.scan.allowlist_hashes,
+            workers=config.scan.workers, max_blob_bytes=config.scan.max_blob_bytes
         )
     if authenticator == "config":
         authenticator = build_authenticator(config)
@@ -187,4 +193,8 @@ def build_runtime(
         queue=queue,
         review_hint="gitgate review show {id} / review approve {id}",
     )
-    return Runtime(config, upstream, mirrors, receive, authenticator, recorder, database)
+    from gitgate.maintenance import Maintenance
+
+    runtime = Runtime(config, upstream, mirrors, receive, authenticator, recorder, database)
+    runtime.extras["maintenance"] = Maintenance(config).start()
+    return runtime

@@ -31,11 +31,12 @@ def queue_rule(**extra: Any) -> list[dict[str, Any]]:
 
 
 def queued_push(
-    gate: GateServer, repo: str, tmp_path: Path, name: str = "w"
+    gate: GateServer, repo: str, tmp_path: Path, name: str = "w", replicas: int = 5
 ) -> tuple[Path, str, Any]:
     work = tmp_path / name
     git("clone", "-q", gate.remote(repo), str(work))
-    tip = commit(work, {"deploy/prod.yaml": "replicas: 5\n", "src/x.py": "x = 5\n"}, "scale up")
+    files = {"deploy/prod.yaml": f"replicas: {replicas}\n", "src/x.py": f"x = {replicas}\n"}
+    tip = commit(work, files, "scale up")
     result = git("push", "origin", "HEAD:main", cwd=work, check=False)
     return work, tip, result
 
@@ -210,3 +211,60 @@ def test_concurrent_approvals_relay_once(
     assert receive_pack_posts(upstream) == posts + 1  # exactly one relay
     assert upstream_ref(bare, "refs/heads/main") == tip
     assert codes.count(0) >= 1
+
+
+def test_webhooks_signed_and_a_failing_receiver_blocks_nothing(
+    make_gate: MakeGate,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    db_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gitgate.store import outbox
+    from tests.fixtures.webhook import WebhookReceiver
+
+    bare, repo = seeded
+    monkeypatch.setenv("HOOK_SECRET", "webhook-signing-key")
+    with WebhookReceiver() as hook:
+        gate = make_gate(
+            queue_rule(),
+            db_url=db_url,
+            sections={"notify": {"webhook_url": hook.url, "secret": "env:HOOK_SECRET"}},
+        )
+        _, tip, _ = queued_push(gate, repo, tmp_path)
+        queued = hook.wait_for("queued")
+        assert (
+            queued["id"] == 1
+            and queued["repo"] == repo
+            and "deploy/prod.yaml" in (queued["reason"])
+        )
+        assert "queued for approval" in queued["text"]  # Slack-compatible line
+        assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") == 0
+        assert hook.wait_for("approved")["reviewer"] == "alice"
+        assert hook.wait_for("relayed")["id"] == 1
+        assert hook.bad_signatures == 0
+    assert upstream_ref(bare, "refs/heads/main") == tip
+    gate.stop()  # its maintenance thread would deliver to the receiver it knows
+
+    with WebhookReceiver(status=500) as broken:
+        gate = make_gate(
+            queue_rule(),
+            db_url=db_url,
+            sections={"notify": {"webhook_url": broken.url, "secret": "env:HOOK_SECRET"}},
+        )
+        _, _, result = queued_push(gate, repo, tmp_path, name="w2", replicas=7)
+        assert "queued for approval as #2" in result.stderr  # the push was not held up
+        gate.runtime.extras["maintenance"].tick()
+    from gitgate.db import connection
+    from gitgate.db.models import NotificationOutbox
+
+    with connection():
+        row = (
+            NotificationOutbox.select()
+            .where(NotificationOutbox.event == "queued")
+            .order_by(NotificationOutbox.id.desc())
+            .first()
+        )
+    assert row.payload["id"] == 2
+    assert row.delivered_at is None and row.attempts >= 1 and "500" in (row.last_error or "")
+    assert outbox.due() == []  # not due again before its backoff

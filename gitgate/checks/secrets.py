@@ -86,12 +86,21 @@ class Secrets:
                 )
                 for ref, _ in per_ref
             ]
+        allowed = tuple(h.lower() for h in scan_cfg.allowlist_hashes)
         verdicts = []
         for ref, changes in per_ref:
             findings = []
             for change in changes:
                 assert change.new_blob is not None
-                found = hits.get(change.new_blob, [])
+                found = (
+                    [
+                        h
+                        for h in hits.get(change.new_blob, [])
+                        if not h.secret_hash.startswith(allowed)
+                    ]
+                    if allowed
+                    else hits.get(change.new_blob, [])
+                )
                 if found and change.old_blob and change.kind != "add":
                     new_lines = added_lines(
                         push.blob(change.old_blob).as_raw_string(),

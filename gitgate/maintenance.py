@@ -1,0 +1,86 @@
+"""Background upkeep in every gate worker: webhook deliveries, queue expiry, stuck relays.
+
+Runs in a daemon thread so nothing here is ever on a push's path: a slow or failing webhook
+receiver delays only its own deliveries. Several workers and instances may run it at once;
+the stores make that safe (outbox leases, conditional state changes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from gitgate.config import Config
+
+log = logging.getLogger("gitgate.maintenance")
+DELIVERY_INTERVAL_S = 5.0
+HOUSEKEEPING_INTERVAL_S = 60.0
+STUCK_RELAY_S = 3600.0  # a claimed relay older than this died with its process
+
+
+def expire_and_announce() -> list[int]:
+    """Expire pending pushes past their expiry and queue an `expired` event for each."""
+    from gitgate import notify
+    from gitgate.approval import event_payload
+    from gitgate.store import queue
+
+    expired = queue.expire_due()
+    for push_id in expired:
+        info = queue.get(push_id)
+        if info:
+            notify.emit(
+                "expired",
+                event_payload(
+                    push_id, info.repo, info.pusher_subject, info.summary, info.rule_name
+                ),
+            )
+    return expired
+
+
+class Maintenance:
+    def __init__(self, config: Config) -> None:
+        from gitgate.notify import Notifier
+
+        self.notifier = Notifier(config.notify)
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gitgate-maintenance", daemon=True)
+        self._last_housekeeping = 0.0
+
+    def start(self) -> Maintenance:
+        from gitgate import notify
+
+        notify.on_new_events(self._wake.set)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        from gitgate import notify
+
+        notify.forget(self._wake.set)
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def tick(self) -> None:
+        from gitgate.db import connection
+        from gitgate.store import queue
+
+        with connection():
+            if time.monotonic() - self._last_housekeeping >= HOUSEKEEPING_INTERVAL_S:
+                self._last_housekeeping = time.monotonic()
+                expire_and_announce()
+                for push_id in queue.reclaim_stuck(STUCK_RELAY_S):
+                    log.warning("queued push #%s was stuck relaying; back to pending", push_id)
+            self.notifier.deliver_due()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                log.exception("maintenance round failed; retrying next round")
+            self._wake.wait(DELIVERY_INTERVAL_S)
+            self._wake.clear()
