@@ -242,6 +242,42 @@ def event_payload(
     }
 
 
+def record_review(
+    push_id: int, verdict: str, reviewer: str, groups: Sequence[str], text: str
+) -> Any:
+    """Record an approval or rejection and announce it in the same transaction.
+
+    Returns the store's ApprovalOutcome (whose `claimed` says whether the caller must relay
+    now) or RejectionOutcome; raises LookupError for an unknown push.
+    """
+    from gitgate.db import write_transaction
+    from gitgate.store import queue
+
+    with write_transaction():
+        if verdict == "approve":
+            outcome = queue.approve(push_id, reviewer, list(groups), text)
+            extra = {"approvals": outcome.approvals, "required": outcome.required}
+        else:
+            outcome = queue.reject(push_id, reviewer, list(groups), text)
+            extra = {"detail": text}
+        info = queue.get(push_id)
+        if outcome.recorded and info:
+            event = "approved" if verdict == "approve" else "rejected"
+            notify.emit(
+                event,
+                event_payload(
+                    push_id,
+                    info.repo,
+                    info.pusher_subject,
+                    info.summary,
+                    info.rule_name,
+                    reviewer=reviewer,
+                    **extra,
+                ),
+            )
+    return outcome
+
+
 @dataclass
 class RelayOutcome:
     state: str  # relayed | stale | failed

@@ -192,88 +192,40 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_approve(args: argparse.Namespace) -> int:
-    from gitgate import notify
-    from gitgate.approval import event_payload, relay_stored
+def _decide(args: argparse.Namespace, verdict: str) -> int:
+    """Record an approval or rejection; the final approval relays from this process."""
+    from gitgate.approval import record_review, relay_stored
     from gitgate.cli import load_config
     from gitgate.cli.db import open_bound
-    from gitgate.db import write_transaction
     from gitgate.runtime import build_credential
-    from gitgate.store import queue
     from gitgate.upstream import Upstream
 
     cfg = load_config(args.config)
     with open_bound(cfg):
         reviewer, groups = _reviewer(args, cfg)
         _housekeeping(cfg)
+        text = args.comment if verdict == "approve" else args.reason
         try:
-            with write_transaction():
-                outcome = queue.approve(args.id, reviewer, groups, args.comment)
-                info = queue.get(args.id)
-                if outcome.recorded and info:
-                    notify.emit(
-                        "approved",
-                        event_payload(
-                            args.id,
-                            info.repo,
-                            info.pusher_subject,
-                            info.summary,
-                            info.rule_name,
-                            reviewer=reviewer,
-                            approvals=outcome.approvals,
-                            required=outcome.required,
-                        ),
-                    )
+            outcome = record_review(args.id, verdict, reviewer, groups, text)
         except LookupError:
             print(f"gitgate: no queued push #{args.id}", file=sys.stderr)
             return 1
         print(outcome.message)
-        if not outcome.recorded:
-            return 1
-        if outcome.claimed:
+        code = 0 if outcome.recorded else 1
+        if getattr(outcome, "claimed", False):
             upstream = Upstream(
                 cfg.upstream.git_url, build_credential(cfg), timeout=cfg.upstream.timeout
             )
             result = relay_stored(args.id, upstream)
             print(f"push #{args.id}: {result.state}: {result.reason}")
-            _deliver(cfg)
-            return 0 if result.state == "relayed" else 1
+            code = 0 if result.state == "relayed" else 1
         _deliver(cfg)
-    return 0
+    return code
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    return _decide(args, "approve")
 
 
 def cmd_reject(args: argparse.Namespace) -> int:
-    from gitgate import notify
-    from gitgate.approval import event_payload
-    from gitgate.cli import load_config
-    from gitgate.cli.db import open_bound
-    from gitgate.db import write_transaction
-    from gitgate.store import queue
-
-    cfg = load_config(args.config)
-    with open_bound(cfg):
-        reviewer, groups = _reviewer(args, cfg)
-        _housekeeping(cfg)
-        try:
-            with write_transaction():
-                outcome = queue.reject(args.id, reviewer, groups, args.reason)
-                info = queue.get(args.id)
-                if outcome.recorded and info:
-                    notify.emit(
-                        "rejected",
-                        event_payload(
-                            args.id,
-                            info.repo,
-                            info.pusher_subject,
-                            info.summary,
-                            info.rule_name,
-                            reviewer=reviewer,
-                            detail=args.reason,
-                        ),
-                    )
-        except LookupError:
-            print(f"gitgate: no queued push #{args.id}", file=sys.stderr)
-            return 1
-        print(outcome.message)
-        _deliver(cfg)
-    return 0 if outcome.recorded else 1
+    return _decide(args, "reject")
