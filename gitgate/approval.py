@@ -263,19 +263,18 @@ def record_review(
         info = queue.get(push_id)
         if outcome.recorded and info:
             event = "approved" if verdict == "approve" else "rejected"
-            notify.emit(
-                event,
-                event_payload(
-                    push_id,
-                    info.repo,
-                    info.pusher_subject,
-                    info.summary,
-                    info.rule_name,
-                    reviewer=reviewer,
-                    **extra,
-                ),
-            )
+            announce(event, info, reviewer=reviewer, **extra)
     return outcome
+
+
+def announce(event: str, info: Any, **extra: Any) -> None:
+    """Queue a webhook event about a queued push (a gitgate.store PushInfo)."""
+    notify.emit(
+        event,
+        event_payload(
+            info.id, info.repo, info.pusher_subject, info.summary, info.rule_name, **extra
+        ),
+    )
 
 
 @dataclass
@@ -294,18 +293,7 @@ def relay_stored(push_id: int, upstream: Upstream) -> RelayOutcome:
         raise LookupError(f"no queued push #{push_id}")
     outcome = _relay(info.repo, push_id, upstream)
     queue.finish(push_id, outcome.state, outcome.reason, outcome.report)
-    notify.emit(
-        outcome.state,
-        event_payload(
-            push_id,
-            info.repo,
-            info.pusher_subject,
-            info.summary,
-            info.rule_name,
-            state=outcome.state,
-            detail=outcome.reason,
-        ),
-    )
+    announce(outcome.state, info, state=outcome.state, detail=outcome.reason)
     return outcome
 
 

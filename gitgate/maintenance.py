@@ -21,20 +21,14 @@ STUCK_RELAY_S = 3600.0  # a claimed relay older than this died with its process
 
 def expire_and_announce() -> list[int]:
     """Expire pending pushes past their expiry and queue an `expired` event for each."""
-    from gitgate import notify
-    from gitgate.approval import event_payload
+    from gitgate.approval import announce
     from gitgate.store import queue
 
     expired = queue.expire_due()
     for push_id in expired:
         info = queue.get(push_id)
         if info:
-            notify.emit(
-                "expired",
-                event_payload(
-                    push_id, info.repo, info.pusher_subject, info.summary, info.rule_name
-                ),
-            )
+            announce("expired", info)
     return expired
 
 

@@ -86,19 +86,9 @@ def _reviewer(args: argparse.Namespace, cfg: Any) -> tuple[str, list[str]]:
 
 def _housekeeping(cfg: Any) -> None:
     """Expire what is due (and announce it) before showing or deciding anything."""
-    from gitgate import notify
-    from gitgate.approval import event_payload
-    from gitgate.store import queue
+    from gitgate.maintenance import expire_and_announce
 
-    for push_id in queue.expire_due():
-        info = queue.get(push_id)
-        if info:
-            notify.emit(
-                "expired",
-                event_payload(
-                    push_id, info.repo, info.pusher_subject, info.summary, info.rule_name
-                ),
-            )
+    expire_and_announce()
 
 
 def _deliver(cfg: Any) -> None:
