@@ -8,8 +8,10 @@ the stores make that safe (outbox leases, conditional state changes).
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import time
+from pathlib import Path
 
 from gitgate.config import Config
 
@@ -17,6 +19,21 @@ log = logging.getLogger("gitgate.maintenance")
 DELIVERY_INTERVAL_S = 5.0
 HOUSEKEEPING_INTERVAL_S = 60.0
 STUCK_RELAY_S = 3600.0  # a claimed relay older than this died with its process
+LEFTOVER_QUARANTINE_S = 86400.0  # no push takes a day: older quarantines were orphaned
+
+
+def sweep_quarantines(root: Path, older_than_s: float = LEFTOVER_QUARANTINE_S) -> int:
+    """Remove quarantine directories left behind by a killed worker (kill -9, OOM)."""
+    removed = 0
+    cutoff = time.time() - older_than_s
+    for path in root.glob("push-*") if root.is_dir() else ():
+        try:
+            if path.stat().st_mtime < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 def expire_and_announce() -> list[int]:
@@ -37,6 +54,7 @@ class Maintenance:
         from gitgate.notify import Notifier
 
         self.notifier = Notifier(config.notify)
+        self.quarantine_root = Path(config.storage.data_dir) / "quarantine"
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="gitgate-maintenance", daemon=True)
@@ -66,6 +84,8 @@ class Maintenance:
             if time.monotonic() - self._last_housekeeping >= HOUSEKEEPING_INTERVAL_S:
                 self._last_housekeeping = time.monotonic()
                 expire_and_announce()
+                if swept := sweep_quarantines(self.quarantine_root):
+                    log.info("removed %d orphaned push quarantine(s)", swept)
                 for push_id in queue.reclaim_stuck(STUCK_RELAY_S):
                     log.warning("queued push #%s was stuck relaying; back to pending", push_id)
             self.notifier.deliver_due()
