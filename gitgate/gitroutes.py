@@ -315,6 +315,13 @@ class ReceivePackResource:
             ) from None
         if not parsed.commands:  # git's probe before a chunked upload: nothing to do
             spool.close()
+            self.svc.audit(
+                caller,
+                "receive-pack",
+                decision="probe",
+                bytes_in=size,
+                duration_ms=int((time.monotonic() - started) * 1000),
+            )
             resp.data = b""
             return
 

@@ -87,6 +87,7 @@ def request_line(event: dict[str, Any]) -> None:
         "error",
     )
     fields = {k: event.get(k) for k in keys if event.get(k) not in (None, "")}
+    fields.setdefault("duration_ms", 0)
     logging.getLogger("gitgate.request").info(
         "%s %s %s",
         event.get("service"),

@@ -29,17 +29,29 @@ def github_app(tmp_path: Path) -> Iterator[tuple[FakeGitHub, Path]]:
 
 
 def test_github_app_installation_token_reaches_upstream(
-    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path, upstream: UpstreamServer,
-    github_app: tuple[FakeGitHub, Path], caplog: pytest.LogCaptureFixture,
+    make_gate: MakeGate,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    upstream: UpstreamServer,
+    github_app: tuple[FakeGitHub, Path],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     _, repo = seeded
     fake, pem = github_app
     upstream.token = "ghs_installation0001"  # what the first exchange hands out
-    gate = make_gate(sections={"upstream": {
-        "token": "", "api_url": fake.url,
-        "app": {"app_id": int(APP_ID), "private_key": str(pem),
-                "installation_id": int(INSTALLATION)},
-    }})
+    gate = make_gate(
+        sections={
+            "upstream": {
+                "token": "",
+                "api_url": fake.url,
+                "app": {
+                    "app_id": int(APP_ID),
+                    "private_key": str(pem),
+                    "installation_id": int(INSTALLATION),
+                },
+            }
+        }
+    )
     upstream.seen_auth.clear()
     git("clone", "-q", gate.remote(repo), str(tmp_path / "a"))
     assert fake.exchanges == 1
@@ -60,8 +72,13 @@ def test_github_app_installation_token_reaches_upstream(
     assert "credential" in caplog.text and "ghs_installation" not in caplog.text
 
 
-def test_static_token_refused(make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path,
-                              upstream: UpstreamServer, monkeypatch: Any) -> None:
+def test_static_token_refused(
+    make_gate: MakeGate,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    upstream: UpstreamServer,
+    monkeypatch: Any,
+) -> None:
     _, repo = seeded
     gate = make_gate()
     upstream.token = "rotated-away"

@@ -80,6 +80,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         cfg.server.log_level,
         "--name",
         "gitgate",
+        # gunicorn 27's control socket would be an undocumented admin interface at
+        # $HOME/.gunicorn/gunicorn.ctl, shared (and deleted) by every gate of the same user
+        "--no-control-socket",
         "gitgate.app:get_app()",
     ]
     if not os.environ.get("LISTEN_FDS"):  # systemd socket activation: gunicorn uses the fds
