@@ -15,7 +15,9 @@ MakeGate = Callable[..., GateServer]
 pytestmark = pytest.mark.slow
 
 
-def fast_import_commits(work: Path, count: int, branch: str = "main") -> None:
+def fast_import_commits(
+    work: Path, count: int, branch: str = "main", base_time: int = 1_700_000_000
+) -> None:
     """`count` commits on top of HEAD via git fast-import (seconds, not minutes)."""
     parent = rev(work)
     lines = []
@@ -24,7 +26,7 @@ def fast_import_commits(work: Path, count: int, branch: str = "main") -> None:
         msg = f"commit {i}\n"
         lines += [
             f"commit refs/heads/{branch}",
-            f"committer Agent Seven <agent7@example.com> {1_700_000_000 + i} +0000",
+            f"committer Agent Seven <agent7@example.com> {base_time + i} +0000",
             f"data {len(msg)}",
             msg.rstrip("\n"),
         ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -275,3 +276,62 @@ def test_upstream_down(
     result = push(work, "origin", "HEAD:main")
     assert result.returncode != 0
     assert "is unreachable" in result.stderr and "try again later" in result.stderr
+
+
+CONTENT = ("AKIA" + "-not-to-be-logged").encode()
+
+
+class Crashing:
+    """A check that raises: the gate must refuse, not relay (fail closed)."""
+
+    name = "boom"
+
+    def run(self, push: Any, rules: Any, ctx: Any) -> list[Any]:
+        raise UnicodeDecodeError("utf-8", CONTENT, 0, 1, "bad")
+
+
+def test_crashing_check_fails_closed(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bare, repo = seeded
+    gate = make_gate(checks=[Crashing()])
+    before = upstream_ref(bare, "refs/heads/main")
+    work = clone(gate, repo, tmp_path / "w")
+    commit(work, {"x.txt": "x\n"}, "x")
+    result = push(work, "origin", "HEAD:main")
+    assert result.returncode != 0
+    assert "(rule default: internal error in check boom)" in result.stderr
+    assert "this is the gate's fault" in result.stderr
+    assert upstream_ref(bare, "refs/heads/main") == before
+    assert "check boom crashed: UnicodeDecodeError" in caplog.text
+    assert CONTENT.decode() not in caplog.text  # an exception's text may quote content
+
+
+def test_gzip_fetch_bodies_and_urls_without_dot_git(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    from tests.test_big_pushes import fast_import_commits
+
+    bare, repo = seeded
+    gate = make_gate()
+    work = tmp_path / "w"
+    git("clone", "-q", f"{gate.url}/{repo}", str(work))  # no .git suffix
+    # many local commits upstream lacks: the fetch negotiation sends many "have" lines,
+    # which git gzips; then make upstream move so that there is something to fetch
+    git("checkout", "-q", "-b", "local", cwd=work)
+    # newer than anything upstream, so git offers them first
+    fast_import_commits(work, 300, branch="local", base_time=int(time.time()) + 3600)
+    direct = tmp_path / "direct"
+    git("clone", "-q", str(bare), str(direct))
+    new = commit(direct, {"n.txt": "n\n"}, "upstream moved")
+    git("push", "-q", "origin", "HEAD:main", cwd=direct)
+    trace = tmp_path / "trace"
+    git(
+        "fetch",
+        "-q",
+        "origin",
+        cwd=work,
+        env={"GIT_TRACE_CURL": str(trace), "GIT_TRACE_CURL_NO_DATA": "1"},
+    )
+    assert "Content-Encoding: gzip" in trace.read_text(errors="replace")
+    assert rev(work, "origin/main") == new
