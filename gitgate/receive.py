@@ -229,7 +229,12 @@ class ReceivePack:
             unpack = result.unpack
             relay_lines = result.refs
             accepted = [(c.ref, c.new) for c in to_relay if result.ok(c.ref)]
-            if accepted:
+            if accepted and not partial and len(accepted) == len(to_relay):
+                # APPSEC: only a pack upstream took whole may join the mirror. The mirror
+                # means "upstream has it" (new-commit walks stop there): adopting a pack that
+                # also holds a refused ref's objects would let that ref pass unscanned later.
+                # A partial relay adopts nothing (and records no refs that would then point
+                # at objects the mirror lacks); the next push fetches what it needs.
                 self.mirrors.adopt_pack(caller.repo, quarantine)
                 self.mirrors.update_refs(caller.repo, accepted)
         statuses: list[tuple[bytes, str | None]] = []

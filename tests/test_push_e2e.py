@@ -151,6 +151,9 @@ def test_multi_ref_atomic_and_not(
     assert upstream_ref(bare, "refs/heads/bad") is None
     # the refused ref's objects were not sent upstream, not even unreferenced
     assert git("cat-file", "-e", bad, cwd=bare, check=False).returncode != 0
+    # and the gate did not take them for upstream's either: pushed alone, still refused
+    result = push(work, "origin", "bad:refs/heads/bad")
+    assert result.returncode != 0 and "deploy/prod.yaml" in result.stderr
 
 
 def test_upstream_moved_new_branch_and_tag(
