@@ -160,14 +160,24 @@ def _convert(ch: TreeChange, commit: bytes) -> FileChange | None:
     )
 
 
+RENAME_MAX_FILES = 100  # content renames: at most 100 x 100 add/delete pairs, like git's limit
+
+
 def _diff(store: BaseObjectStore, old_tree: bytes | None, new_tree: bytes) -> Iterator[TreeChange]:
+    """Tree changes, with renames detected only where a commit both adds and deletes.
+
+    Rename detection compares file contents pairwise, which an agent could inflate on purpose,
+    and it changes only labels (both sides of a rename are checked either way); so it runs
+    only when there can be a rename, bounded like git's `diff.renameLimit`.
+    """
     try:
-        yield from tree_changes(
-            store,
-            old_tree,
-            new_tree,
-            rename_detector=RenameDetector(store),  # type: ignore[arg-type]
-        )
+        plain = list(tree_changes(store, old_tree, new_tree))
+        kinds = {c.type for c in plain}
+        if "add" not in kinds or "delete" not in kinds:
+            yield from plain
+            return
+        detector = RenameDetector(store, max_files=RENAME_MAX_FILES)  # type: ignore[arg-type]
+        yield from tree_changes(store, old_tree, new_tree, rename_detector=detector)
     except KeyError as ex:
         raise MissingObjects(str(ex)) from None
 

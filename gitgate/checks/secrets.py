@@ -34,6 +34,33 @@ def added_lines(old: bytes, new: bytes) -> set[int]:
     return added
 
 
+def scan_key(change: FileChange) -> bytes:
+    """What a scan result is cached under: the blob, or the blob as a change of another."""
+    assert change.new_blob is not None
+    if change.old_blob and change.kind != "add":
+        return change.new_blob + b"^" + change.old_blob
+    return change.new_blob
+
+
+def scan_text(push: Push, change: FileChange, max_bytes: int) -> bytes | None:
+    """The text to scan for a change: a new file whole; for a modified file only the lines
+    it adds, the others blanked so that line numbers stay true (detect-secrets looks at one
+    line at a time, so this finds exactly what the whole file would, on those lines, and a
+    one-line edit of a large file scans one line). None for binary content."""
+    assert change.new_blob is not None
+    data = push.blob(change.new_blob).as_raw_string()
+    if b"\0" in data[:8000]:  # binary, as git decides
+        return None
+    if change.old_blob and change.kind != "add":
+        old = push.blob(change.old_blob).as_raw_string()
+        if b"\0" not in old[:8000]:
+            keep = added_lines(old, data)
+            data = b"\n".join(
+                line if i in keep else b"" for i, line in enumerate(data.split(b"\n"), start=1)
+            )
+    return data[:max_bytes]
+
+
 class Secrets:
     name = "secrets"
 
@@ -50,7 +77,7 @@ class Secrets:
                     continue
                 if globs.match_any(scan_cfg.allowlist_paths, change.path):
                     continue
-                targets.setdefault(blob_id, change)
+                targets.setdefault(scan_key(change), change)
                 changes.append(change)
             per_ref.append((update.ref, changes))
         if not per_ref:
@@ -60,11 +87,10 @@ class Secrets:
         from gitgate.scanning import ScanError, ScanTimeout
 
         blobs = []
-        for bid, ch in targets.items():
-            data = push.blob(bid).as_raw_string()
-            if b"\0" in data[:8000]:  # binary, like git decides; the scanner would skip it
-                continue
-            blobs.append((bid, ch.path, data[: scan_cfg.max_blob_bytes]))  # bounded memory
+        for key, change in targets.items():
+            text = scan_text(push, change, scan_cfg.max_blob_bytes)
+            if text is not None:
+                blobs.append((key, change.path, text))
         try:
             hits = ctx.scanner.scan(blobs, budget_s=scan_cfg.time_budget)
         except ScanError as ex:
@@ -89,37 +115,21 @@ class Secrets:
         allowed = tuple(h.lower() for h in scan_cfg.allowlist_hashes)
         verdicts = []
         for ref, changes in per_ref:
-            findings = []
-            for change in changes:
-                assert change.new_blob is not None
-                found = (
-                    [
-                        h
-                        for h in hits.get(change.new_blob, [])
-                        if not h.secret_hash.startswith(allowed)
-                    ]
-                    if allowed
-                    else hits.get(change.new_blob, [])
+            findings = [
+                Finding(
+                    self.name,
+                    ref,
+                    h.type,
+                    commit=short(change.commit),
+                    path=change.path,
+                    line=h.line,
+                    type=h.type,
+                    hash=h.secret_hash[:HASH_CHARS],
                 )
-                if found and change.old_blob and change.kind != "add":
-                    new_lines = added_lines(
-                        push.blob(change.old_blob).as_raw_string(),
-                        push.blob(change.new_blob).as_raw_string(),
-                    )
-                    found = [h for h in found if h.line in new_lines]
-                findings.extend(
-                    Finding(
-                        self.name,
-                        ref,
-                        f"{h.type}",
-                        commit=short(change.commit),
-                        path=change.path,
-                        line=h.line,
-                        type=h.type,
-                        hash=h.secret_hash[:HASH_CHARS],
-                    )
-                    for h in found
-                )
+                for change in changes
+                for h in hits.get(scan_key(change), [])
+                if not (allowed and h.secret_hash.startswith(allowed))
+            ]
             verdicts.append(
                 Verdict(
                     self.name,
