@@ -52,13 +52,15 @@ class Health:
 def _text_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, _p: Any) -> None:
     resp.status = ex.status
     resp.content_type = falcon.MEDIA_TEXT
-    for name, value in (ex.headers or {}).items():
+    headers = ex.headers or {}
+    pairs = list(headers.items()) if isinstance(headers, dict) else list(headers)
+    for name, value in pairs:
         resp.set_header(name, value)
     body = ex.description or ex.title or str(ex.status)
     resp.text = body.rstrip("\n") + "\n"
 
 
-def _not_found(req: falcon.Request, resp: falcon.Response) -> None:
+def _not_found(req: falcon.Request, resp: falcon.Response, **_params: Any) -> None:
     raise falcon.HTTPNotFound(
         description=f"gitgate: no such route {req.path!r}. Git remotes look like "
         "http(s)://<gate>/<owner>/<repo>.git"

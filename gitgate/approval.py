@@ -119,7 +119,10 @@ class QueueService:
     def summary(self, caller: Any, queued: list[RefDecision], push: Any) -> dict[str, Any]:
         """What a reviewer needs: refs, commits, changed paths, findings, protected diffs."""
         updates = {u.ref: u for u in push.updates} if push else {}
-        refs, commits, paths, diffs = [], [], [], []
+        refs: list[dict[str, Any]] = []
+        commits: list[dict[str, Any]] = []
+        paths: list[dict[str, Any]] = []
+        diffs: list[dict[str, Any]] = []
         for d in queued:
             u = updates.get(d.ref)
             refs.append(
@@ -253,6 +256,8 @@ def record_review(
     from gitgate.db import write_transaction
     from gitgate.store import queue
 
+    outcome: Any
+    extra: dict[str, Any]
     with write_transaction():
         if verdict == "approve":
             outcome = queue.approve(push_id, reviewer, list(groups), text)

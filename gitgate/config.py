@@ -241,7 +241,7 @@ def _convert(qualname: str, hint: Any, value: Any, path: str, problems: list[str
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
         origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, path, problems)
+        return _build(hint, value, path, problems)  # type: ignore[arg-type]
     if origin is list:
         (item,) = typing.get_args(hint)
         if key in _LIST_OR_STR and isinstance(value, str):

@@ -77,7 +77,7 @@ def unpacked(
                 repo=repo,
                 updates=[],
                 store=q.store,
-                upstream_has=q.mirror_store.__contains__,
+                upstream_has=q.mirror_store.__contains__,  # type: ignore[arg-type]
                 push_options=[o.decode("utf-8", "replace") for o in req.push_options],
                 pack_bytes=size,
                 git_dirs=(str(mirrors.path(repo)), str(q.objects)),

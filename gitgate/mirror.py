@@ -27,6 +27,7 @@ from pathlib import Path
 
 from dulwich.object_store import DiskObjectStore
 from dulwich.objects import ObjectID
+from dulwich.refs import Ref
 
 from gitgate.upstream import Upstream, UpstreamError
 
@@ -143,9 +144,9 @@ class Mirrors:
         with self._lock(repo), Repo(str(self.path(repo))) as r:
             for ref, new in updates:
                 if new == b"0" * 40:
-                    r.refs.remove_if_equals(ref, None)
+                    r.refs.remove_if_equals(Ref(ref), None)
                 else:
-                    r.refs.set_if_equals(ref, None, ObjectID(new))
+                    r.refs.set_if_equals(Ref(ref), None, ObjectID(new))
 
 
 class Quarantine:

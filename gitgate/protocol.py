@@ -26,7 +26,7 @@ from dulwich.protocol import (
     extract_capabilities,
     pkt_line,
 )
-from dulwich.refs import check_ref_format
+from dulwich.refs import Ref, check_ref_format
 
 CAPABILITY_REPORT_STATUS_V2 = b"report-status-v2"
 
@@ -125,7 +125,7 @@ def parse_command(line: bytes) -> Command:
     if len(parts) != 3 or not _OID.match(parts[0]) or not _OID.match(parts[1]):
         raise ProtocolError("malformed ref update: expected '<old-id> <new-id> <ref>'")
     old, new, ref = parts
-    if not ref.startswith(b"refs/") or not check_ref_format(ref):
+    if not ref.startswith(b"refs/") or not check_ref_format(Ref(ref)):
         shown = ref[:200].decode("utf-8", "replace")
         raise ProtocolError(f"invalid ref name {shown!r}: see git check-ref-format")
     if old == new:

@@ -171,13 +171,14 @@ def _diff(store: BaseObjectStore, old_tree: bytes | None, new_tree: bytes) -> It
     only when there can be a rename, bounded like git's `diff.renameLimit`.
     """
     try:
-        plain = list(tree_changes(store, old_tree, new_tree))
+        old, new = (ObjectID(old_tree) if old_tree else None), ObjectID(new_tree)
+        plain = list(tree_changes(store, old, new))
         kinds = {c.type for c in plain}
         if "add" not in kinds or "delete" not in kinds:
             yield from plain
             return
         detector = RenameDetector(store, max_files=RENAME_MAX_FILES)  # type: ignore[arg-type]
-        yield from tree_changes(store, old_tree, new_tree, rename_detector=detector)
+        yield from tree_changes(store, old, new, rename_detector=detector)
     except KeyError as ex:
         raise MissingObjects(str(ex)) from None
 

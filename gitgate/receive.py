@@ -181,7 +181,9 @@ class ReceivePack:
                 return self._act(caller, spool, req, decisions, quarantine, push, emit, outcome)
         except UnpackError as ex:
             outcome.error = str(ex)
-            statuses = [(c.ref, f"unpack failed: {ex}") for c in req.commands]
+            statuses: list[tuple[bytes, str | None]] = [
+                (c.ref, f"unpack failed: {ex}") for c in req.commands
+            ]
             self._say(req, emit, [f"error: {ex}"])
             outcome.statuses = statuses
             return self._final(req, "error " + one_line(str(ex)), statuses, {})
@@ -237,11 +239,11 @@ class ReceivePack:
                 # at objects the mirror lacks); the next push fetches what it needs.
                 self.mirrors.adopt_pack(caller.repo, quarantine)
                 self.mirrors.update_refs(caller.repo, accepted)
-        statuses: list[tuple[bytes, str | None]] = []
+        statuses = []
         for d in decisions:
             ref = d.command.ref
             if d.effective == "allow":
-                lines = relay_lines.get(ref)
+                lines = relay_lines.get(ref) or []
                 ok = bool(lines) and lines[0].startswith(b"ok ")
                 reason = (
                     None

@@ -42,7 +42,7 @@ class RelayResult:
     error: str | None = None
 
     def ok(self, ref: bytes) -> bool:
-        lines = self.refs.get(ref)
+        lines = self.refs.get(ref) or []
         return bool(lines) and lines[0].startswith(b"ok ")
 
 

@@ -108,7 +108,7 @@ def open_state(config: Config, database: Any = None) -> Any:
 
     if database is None:
         database = db.open_database(config.database.url)
-        database.gitgate_url = config.database.url
+        database.gitgate_url = config.database.url  # type: ignore[attr-defined]
     upgrade(database)
     db.bind(database)
     return database

@@ -18,3 +18,12 @@ def test_ruff_clean() -> None:
         [ruff, "check", "gitgate", "tests", "bench"], cwd=ROOT, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_clean() -> None:
+    """Type hints are checked, not decorative (config in pyproject.toml)."""
+    mypy = Path(sys.executable).parent / "mypy"
+    if not mypy.exists():
+        pytest.fail("mypy is not installed: pip install -e '.[test]'")
+    proc = subprocess.run([str(mypy)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -16,7 +16,7 @@ def revocation_store(config: Config) -> RevocationStore:
     try:
         from gitgate.store.revocations import DbRevocationStore
 
-        return DbRevocationStore()
+        return DbRevocationStore()  # type: ignore[return-value]  # revoke() also returns bool
     except ImportError:  # pragma: no cover - the state layer ships with the gate
         return FileRevocationStore(Path(config.storage.data_dir) / "revoked.jsonl")
 

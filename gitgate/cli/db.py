@@ -21,7 +21,7 @@ def open_configured(cfg: Config):  # type: ignore[no-untyped-def]
         return bound  # already open in this process (the gate's own, or an earlier command)
     Path(cfg.storage.data_dir).mkdir(parents=True, exist_ok=True)
     database = db.open_database(cfg.database.url)
-    database.gitgate_url = cfg.database.url
+    database.gitgate_url = cfg.database.url  # type: ignore[attr-defined]
     db.bind(database)
     return database
 
