@@ -214,6 +214,11 @@ def is_ancestor(git_dirs: tuple[str, str], old: bytes, new: bytes) -> bool:
     raise MissingObjects(proc.stderr.decode("utf-8", "replace").strip()[:200])
 
 
+def _boundary(commits: list[Commit], upstream_has: Callable[[bytes], bool]) -> set[bytes]:
+    """Parents of the new commits that upstream already has (where the new history starts)."""
+    return {p for c in commits for p in c.parents if upstream_has(p)}
+
+
 def build_update(push: Push, command: Command) -> RefUpdate:
     update = RefUpdate(command)
     if command.is_delete:
@@ -230,6 +235,8 @@ def build_update(push: Push, command: Command) -> RefUpdate:
         old_kind, old_target = _peel(push.store, command.old)
         if old_kind != "commit":
             update.forced = True  # a ref that held a tree or blob cannot fast-forward
+        elif old_target in _boundary(update.new_commits, push.upstream_has):
+            pass  # the usual fast-forward: a new commit's parent is the old tip
         elif not is_ancestor(push.git_dirs, old_target, target):
             update.forced = True
             old_tree = _get(push.store, old_target).tree  # type: ignore[attr-defined]
