@@ -54,7 +54,6 @@ class QueueService:
     config: Config
     mirrors: Mirrors
     scanner: Any = None
-    review_hint: str = "gitgate review show {id}"
 
     def enqueue(
         self,

@@ -13,7 +13,6 @@ never on a command line where `ps` would show it.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import logging
@@ -173,7 +172,3 @@ class Quarantine:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-
-def basic_auth(user: str, password: str) -> str:
-    raw = f"{user}:{password}".encode()
-    return "Basic " + base64.b64encode(raw).decode()

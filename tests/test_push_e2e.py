@@ -338,3 +338,21 @@ def test_gzip_fetch_bodies_and_urls_without_dot_git(
     )
     assert "Content-Encoding: gzip" in trace.read_text(errors="replace")
     assert rev(work, "origin/main") == new
+
+
+def test_first_push_to_an_empty_repository(make_gate: MakeGate, upstream: UpstreamServer,
+                                           tmp_path: Path) -> None:
+    bare = upstream.create_repo("acme/fresh")
+    gate = make_gate(PROTECT)
+    work = tmp_path / "w"
+    result = git("clone", gate.remote("acme/fresh"), str(work))
+    assert "empty repository" in result.stderr
+    tip = commit(work, {"README.md": "# fresh\n", "src/a.py": "a = 1\n"}, "first")
+    result = push(work, "origin", "HEAD:main")
+    assert result.returncode == 0, result.stderr
+    assert upstream_ref(bare, "refs/heads/main") == tip
+    # the root commit's files are checked like any other: a protected one is refused
+    git("checkout", "-q", "--orphan", "other", cwd=work)
+    commit(work, {".github/workflows/x.yml": "on: push\n"}, "orphan root")
+    result = push(work, "origin", "other")
+    assert result.returncode != 0 and ".github/workflows/x.yml" in result.stderr
