@@ -282,6 +282,14 @@ def _validate(cfg: Config, problems: list[str]) -> None:
             'upstream.token: write "env:NAME" or "file:/path"; an inline token would sit in a '
             "config file that is read by many and often committed"
         )
+    if cfg.notify.secret and not cfg.notify.secret.startswith(("env:", "file:")):
+        problems.append('notify.secret: write "env:NAME" or "file:/path", never the key itself')
+    hook_url = cfg.notify.webhook_url
+    if hook_url and not (
+        hook_url.startswith("https://")
+        or re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)", hook_url)
+    ):
+        problems.append("notify.webhook_url: use https:// (plain http only to loopback)")
     if cfg.upstream.app and cfg.upstream.token:
         problems.append("upstream.app: give either upstream.token or upstream.app, not both")
     if cfg.upstream.app and not (cfg.upstream.app.app_id and cfg.upstream.app.installation_id):

@@ -171,4 +171,3 @@ class Quarantine:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
-

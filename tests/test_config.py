@@ -60,6 +60,15 @@ message_deny = ["(unclosed"]
     assert "ghp_inline" not in text  # never echo a token back
 
 
+def test_webhook_url_and_secret_are_checked(tmp_path: Path) -> None:
+    problems = _errors(
+        tmp_path, '[notify]\nwebhook_url = "http://hooks.example.com/x"\nsecret = "hunter2"\n'
+    )
+    assert any(p.startswith("notify.webhook_url: use https://") for p in problems)
+    assert any(p.startswith("notify.secret: write") for p in problems)
+    assert not any("hunter2" in p for p in problems)
+
+
 def test_queue_needs_reviewers(tmp_path: Path) -> None:
     problems = _errors(tmp_path, '[[rule]]\nname="q"\n[rule.actions]\nprotected_paths="queue"\n')
     assert any("rule[0].reviewers: a rule that queues needs reviewer groups" in p for p in problems)

@@ -340,8 +340,9 @@ def test_gzip_fetch_bodies_and_urls_without_dot_git(
     assert rev(work, "origin/main") == new
 
 
-def test_first_push_to_an_empty_repository(make_gate: MakeGate, upstream: UpstreamServer,
-                                           tmp_path: Path) -> None:
+def test_first_push_to_an_empty_repository(
+    make_gate: MakeGate, upstream: UpstreamServer, tmp_path: Path
+) -> None:
     bare = upstream.create_repo("acme/fresh")
     gate = make_gate(PROTECT)
     work = tmp_path / "w"
