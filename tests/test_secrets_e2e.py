@@ -176,3 +176,41 @@ def test_break_glass_and_webhook(
         event = hook.wait_for("break_glass")
         assert event["pusher"] == "oncall-1" and "INC-42" in event["reason"]
         assert secrets.GITHUB_TOKEN not in str(event)
+
+
+class CountingScanner:
+    """The real scanner, counting calls and the largest batch it was handed."""
+
+    def __init__(self, real: object) -> None:
+        self.real, self.calls, self.largest = real, 0, 0
+
+    def scan(self, blobs: list[tuple[bytes, str, bytes]], *, budget_s: float) -> object:
+        self.calls += 1
+        self.largest = max(self.largest, sum(len(b[2]) for b in blobs))
+        return self.real.scan(blobs, budget_s=budget_s)  # type: ignore[attr-defined]
+
+
+def test_large_pushes_are_scanned_in_bounded_batches(
+    make_gate: MakeGate,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    scanner: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import gitgate.checks.secrets as secrets_check
+
+    monkeypatch.setattr(secrets_check, "BATCH_BYTES", 10_000)
+    _, repo = seeded
+    counting = CountingScanner(scanner)
+    gate = make_gate(scanner=counting)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    files: dict[str, str | bytes | None] = {
+        f"src/m{i}.py": "".join(f"value_{i}_{j} = {j}\n" for j in range(300)) for i in range(10)
+    }
+    files["src/z_last.py"] = f'T = "{secrets.GITHUB_TOKEN}"\n'
+    commit(work, files, "many modules")
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert result.returncode != 0 and "GitHub Token at src/z_last.py:1" in result.stderr
+    assert counting.calls >= 3
+    assert counting.largest < 10_000 + 6_000  # a batch closes once past the bound

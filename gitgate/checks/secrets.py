@@ -11,8 +11,10 @@ the very agent the gate guards against and are not trusted.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Mapping
+from typing import Any
 
 from gitgate import globs
 from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
@@ -20,6 +22,7 @@ from gitgate.config import Rule
 from gitgate.push import FileChange, Push
 
 HASH_CHARS = 12
+BATCH_BYTES = 16 * 1024 * 1024  # text held in memory at once, whatever the push's size
 
 
 def added_lines(old: bytes, new: bytes) -> set[int]:
@@ -64,6 +67,37 @@ def scan_text(push: Push, change: FileChange, max_bytes: int) -> bytes | None:
 class Secrets:
     name = "secrets"
 
+    def _scan(
+        self, push: Push, targets: Mapping[bytes, FileChange], ctx: CheckContext
+    ) -> dict[bytes, list[Any]]:
+        """Scan in batches of ~16 MB of text, all within the push's one time budget."""
+        from gitgate.scanning import ScanTimeout
+
+        deadline = time.monotonic() + ctx.config.scan.time_budget
+        hits: dict[bytes, list[Any]] = {}
+        batch: list[tuple[bytes, str, bytes]] = []
+        size = 0
+
+        def flush() -> None:
+            nonlocal batch, size
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ScanTimeout("the push's scan budget is spent")
+            hits.update(ctx.scanner.scan(batch, budget_s=left))
+            batch, size = [], 0
+
+        for key, change in targets.items():
+            text = scan_text(push, change, ctx.config.scan.max_blob_bytes)
+            if text is None:
+                continue
+            batch.append((key, change.path, text))
+            size += len(text)
+            if size >= BATCH_BYTES:
+                flush()
+        if batch:
+            flush()
+        return hits
+
     def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]:
         scan_cfg = ctx.config.scan
         targets: dict[bytes, FileChange] = {}
@@ -86,13 +120,8 @@ class Secrets:
             raise RuntimeError("no secret scanner configured")
         from gitgate.scanning import ScanError, ScanTimeout
 
-        blobs = []
-        for key, change in targets.items():
-            text = scan_text(push, change, scan_cfg.max_blob_bytes)
-            if text is not None:
-                blobs.append((key, change.path, text))
         try:
-            hits = ctx.scanner.scan(blobs, budget_s=scan_cfg.time_budget)
+            hits = self._scan(push, targets, ctx)
         except ScanError as ex:
             # Fail closed: a scan that did not finish proves nothing about the content.
             timed_out = isinstance(ex, ScanTimeout)
