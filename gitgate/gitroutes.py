@@ -375,17 +375,18 @@ def spool_body(stream: BinaryIO, limit: int, memory: int, data_dir: str) -> Any:
 def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]:
     decisions = outcome.decisions
     effective = {d.effective for d in decisions}
-    decision = (
-        "error"
-        if outcome.error and not decisions
-        else "reject"
-        if "reject" in effective
-        else "queue"
-        if "queue" in effective
-        else "dry-run"
-        if any(d.dry_run and d.action != "allow" for d in decisions)
-        else "allow"
-    )
+    if outcome.error and not decisions:
+        decision = "error"
+    elif "reject" in effective:
+        decision = "reject"
+    elif "queue" in effective:
+        decision = "queue"
+    elif any(d.break_glass for d in decisions):
+        decision = "break-glass"  # relayed over a reject/queue outcome: stands out in audits
+    elif any(d.dry_run and d.action != "allow" for d in decisions):
+        decision = "dry-run"
+    else:
+        decision = "allow"
     return {
         "decision": decision,
         "ref_updates": [
@@ -393,7 +394,12 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
             for c in commands
         ],
         "verdicts": [
-            {**v.to_dict(), "rule": d.rule.name if d.rule else None, "action": d.effective}
+            {
+                **v.to_dict(),
+                "rule": d.rule.name if d.rule else None,
+                "action": d.effective,
+                "policy_action": d.action,  # before dry-run / break-glass
+            }
             for d in decisions
             for v in d.verdicts
         ],

@@ -176,6 +176,13 @@ def test_break_glass_and_webhook(
         event = hook.wait_for("break_glass")
         assert event["pusher"] == "oncall-1" and "INC-42" in event["reason"]
         assert secrets.GITHUB_TOKEN not in str(event)
+        from gitgate.store import sessions
+
+        (record,) = [r for r in sessions.list_sessions() if r["decision"] == "break-glass"]
+        assert record["subject"] == "oncall-1"
+        assert {"check": "secrets", "action": "allow", "policy_action": "reject"}.items() <= (
+            next(v for v in record["verdicts"] if v["check"] == "secrets").items()
+        )
 
 
 class CountingScanner:
