@@ -84,6 +84,11 @@ def test_queue_approve_relays_the_stored_push(
     from gitgate.store import queue
 
     assert queue.get(1).state == "relayed"  # type: ignore[union-attr]
+    capsys.readouterr()
+    assert gate.cli("review", "list", "--state", "relayed") == 0
+    assert "relayed" in capsys.readouterr().out
+    assert gate.cli("review", "list") == 0
+    assert "no pending pushes" in capsys.readouterr().out
 
 
 def test_reject_self_approval_and_reviewer_groups(

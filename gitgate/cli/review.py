@@ -17,6 +17,8 @@ import sys
 from typing import Any
 
 STATES = ("pending", "relaying", "relayed", "rejected", "expired", "stale", "failed")
+# `approved` names the state the store calls `relaying`: approved, its relay claimed.
+ALIASES = {"approved": "relaying"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     rsub = p.add_subparsers(dest="review_command", required=True)
     lst = rsub.add_parser("list", help="queued pushes (pending by default)")
     add_config_arg(lst)
-    lst.add_argument("--state", choices=(*STATES, "all"), default="pending")
+    lst.add_argument("--state", choices=(*STATES, *ALIASES, "all"), default="pending")
     lst.add_argument("--json", action="store_true", help="one JSON object per line")
     lst.set_defaults(func=cmd_list)
     show = rsub.add_parser("show", help="everything about one queued push")
@@ -105,7 +107,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     with open_bound(cfg):
         _housekeeping(cfg)
-        pushes = queue.list_pushes(None if args.state == "all" else args.state)
+        state = ALIASES.get(args.state, args.state)
+        pushes = queue.list_pushes(None if state == "all" else state)
     if args.json:
         for p in pushes:
             print(json.dumps(p.to_dict(), default=str))
