@@ -120,6 +120,7 @@ class ScanConfig:
 class HooksConfig:
     dir: str = "hooks/pre-receive.d"
     timeout: int = 30
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -242,6 +243,13 @@ def _convert(qualname: str, hint: Any, value: Any, path: str, problems: list[str
         origin = typing.get_origin(hint)
     if dataclasses.is_dataclass(hint):
         return _build(hint, value, path, problems)  # type: ignore[arg-type]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            problems.append(f"{path}: expected a table of strings")
+            return {}
+        return dict(value)
     if origin is list:
         (item,) = typing.get_args(hint)
         if key in _LIST_OR_STR and isinstance(value, str):

@@ -24,12 +24,10 @@ def test_sample_hook_sees_quarantine_and_its_verdict_reaches_the_client(
 ) -> None:
     bare, repo = seeded
     hooks = tmp_path / "pre-receive.d"
-    hook(
-        hooks,
-        "20-author-domain",
-        f"#!/bin/sh\nALLOWED_DOMAINS=acme.com exec {SAMPLES / 'check-author-domain'}\n",
-    )
-    gate = make_gate(sections={"hooks": {"dir": str(hooks)}})
+    # the sample, unchanged, with its setting from [hooks] env
+    hook(hooks, "20-author-domain", f"#!/bin/sh\nexec {SAMPLES / 'check-author-domain'}\n")
+    hooks_cfg = {"dir": str(hooks), "env": {"ALLOWED_DOMAINS": "acme.com"}}
+    gate = make_gate(sections={"hooks": hooks_cfg})
     work = tmp_path / "w"
     git("clone", "-q", gate.remote(repo), str(work))
     bad = commit(work, {"a.txt": "a\n"}, "by an outsider")  # agent7@example.com

@@ -37,6 +37,7 @@ class Hooks:
             ],
             push_options=push.push_options,
             extra_env={
+                **ctx.config.hooks.env,  # the admin's settings for hooks (e.g. MAX_BYTES)
                 "GITGATE_SUBJECT": getattr(identity, "subject", "") or "",
                 "GITGATE_GROUPS": ",".join(getattr(identity, "groups", ()) or ()),
                 "GITGATE_REPO": push.repo,
