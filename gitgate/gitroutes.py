@@ -82,8 +82,14 @@ class GitService:
             self.audit(caller, service, decision="unauthenticated", error=str(ex))
             raise falcon.HTTPUnauthorized(
                 title="authentication required",
-                description=f"gitgate: {ex}. Use your gitgate token as the password "
-                "(http://agent:TOKEN@gate/...) or a credential helper.",
+                description=f"gitgate: {ex}"
+                + (
+                    ""
+                    if "password" in str(ex)
+                    else ". Use a valid gitgate token as the password "
+                    "(http://agent:TOKEN@gate/...) or through a credential helper; "
+                    "ask the gitgate admin for a new one"
+                ),
                 headers={"WWW-Authenticate": 'Basic realm="gitgate"'},
             ) from None
 
@@ -103,10 +109,14 @@ class GitService:
         if not can_push_somewhere(self.rt.config.rule, caller.repo, caller.groups):
             rule = repo_rule(self.rt.config.rule, caller.repo, caller.groups)
             why = access_refusal(rule, "any ref") or "no rule gives you write access"
+            groups = "".join(f"--group {g} " for g in caller.groups)
             self.audit(caller, service, decision="forbidden", error=why)
             raise falcon.HTTPForbidden(
                 title="forbidden",
-                description=f"gitgate: {caller.subject} may not push to {caller.repo}: {why}.",
+                description=f"gitgate: {caller.subject} may not push to {caller.repo}: {why}. "
+                "Ask the gitgate admin for write access if you need it "
+                f"(gitgate explain --subject {caller.subject} {groups}--repo {caller.repo} "
+                "shows why).",
             )
 
     def upstream_failed(self, caller: Caller, service: str, ex: UpstreamError) -> falcon.HTTPError:

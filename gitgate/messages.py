@@ -47,7 +47,10 @@ def decision_lines(
     rule = d.rule.name if d.rule else "-"
     lines: list[str] = []
     if d.rule is None or (not failed and d.effective == "reject"):
-        return [f"error: {d.ref}: {d.reasons[0] if d.reasons else 'refused'}"]
+        lines = [f"error: {d.ref}: {d.reasons[0] if d.reasons else 'refused'}"]
+        if d.rule is None or d.rule.access != "write":
+            lines.append("hint: push to a ref you may write to, or ask the gitgate admin")
+        return lines
     if d.dry_run and d.action != "allow":
         head = f"warning: {d.ref}: would {d.action} (rule {rule} is a dry run); relayed anyway"
     elif d.break_glass:
