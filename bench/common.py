@@ -1,18 +1,16 @@
 """What the benchmarks stand on: a streaming upstream, the real gate under gunicorn, RSS sampling.
 
-The upstream streams `git http-backend` both ways (the test fixture buffers whole bodies, which
-would hide the gate's own streaming cost behind the upstream's). The gate runs exactly as in
-production: `gitgate serve` execs gunicorn with gthread workers, here with one worker so its
-memory can be measured. Memory is the sum of VmRSS over the gunicorn master and all of its
-descendants (worker, scanner processes, git subprocesses), sampled every 50 ms: shared pages
-count once per process, so the sum is an upper bound.
+The upstream is the tests' own (tests/fixtures/upstream.py): `git http-backend` streaming
+both ways, as GitHub does, so the gate's streaming cost is not hidden behind the upstream's.
+The gate runs exactly as in production: `gitgate serve` execs gunicorn with gthread workers,
+here with one worker so its memory can be measured. Memory is the sum of VmRSS over the
+gunicorn master and all of its descendants (worker, scanner processes, git subprocesses),
+sampled every 50 ms: shared pages count once per process, so the sum is an upper bound.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import io
 import os
 import platform
 import re
@@ -24,16 +22,11 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
-from typing import IO, BinaryIO, cast
-from urllib.parse import urlsplit
 
-CHUNK = 64 * 1024
-GIT_EXEC_PATH = subprocess.run(
-    ["git", "--exec-path"], capture_output=True, text=True, check=True
-).stdout.strip()
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.fixtures.upstream import UpstreamServer
 
 
 class BenchError(Exception):
@@ -79,24 +72,13 @@ def summary(times: list[float]) -> dict[str, float | list[float]]:
 # --- upstream -------------------------------------------------------------------------------
 
 
-def basic_auth(token: str) -> str:
-    return "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
-
-
-class StreamingUpstream(ThreadingHTTPServer):
-    """`git http-backend` on a loopback port, streaming request and response bodies."""
-
-    daemon_threads = True
+class StreamingUpstream(UpstreamServer):
+    """The tests' upstream (`git http-backend` on a loopback port, streaming both bodies),
+    plus the client config a direct push needs to send the same credential as the gate."""
 
     def __init__(self, root: Path, token: str) -> None:
-        super().__init__(("127.0.0.1", 0), _CgiHandler)
-        self.root = root
-        self.auth = basic_auth(token)
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(root, token)
+        self.auth = self.expected_auth()
 
     def client_env(self) -> dict[str, str]:
         """Config for a direct git client: the same header the gate sends (no 401 round trip)."""
@@ -107,114 +89,8 @@ class StreamingUpstream(ThreadingHTTPServer):
         }
 
     def start(self) -> StreamingUpstream:
-        self.thread.start()
+        super().start()
         return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-
-
-class _CgiHandler(BaseHTTPRequestHandler):
-    server: StreamingUpstream  # type: ignore[assignment]
-    protocol_version = "HTTP/1.0"  # the body ends when the connection closes: no buffering
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._cgi()
-
-    def do_POST(self) -> None:
-        self._cgi()
-
-    def _cgi(self) -> None:
-        if self.headers.get("Authorization") != self.server.auth:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="upstream"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        parts = urlsplit(self.path)
-        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        length = int(self.headers.get("Content-Length") or 0)
-        env = {
-            "PATH": os.environ["PATH"],
-            "GIT_PROJECT_ROOT": str(self.server.root),
-            "GIT_HTTP_EXPORT_ALL": "1",
-            "REQUEST_METHOD": self.command,
-            "PATH_INFO": parts.path,
-            "QUERY_STRING": parts.query,
-            "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-            "REMOTE_USER": "gate",
-            "REMOTE_ADDR": self.client_address[0],
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "HOME": str(self.server.root),
-        }
-        if not chunked:  # without CONTENT_LENGTH http-backend reads its input to EOF
-            env["CONTENT_LENGTH"] = str(length)
-        for header in ("Git-Protocol", "Content-Encoding"):
-            if value := self.headers.get(header):
-                env["HTTP_" + header.upper().replace("-", "_")] = value
-        proc = subprocess.Popen(
-            [GIT_EXEC_PATH + "/git-http-backend"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
-        assert proc.stdin is not None
-        stdout = cast(io.BufferedReader, proc.stdout)  # read1: send what git wrote, now
-        feeder = threading.Thread(
-            target=_feed, args=(self.rfile, proc.stdin, chunked, length), daemon=True
-        )
-        feeder.start()
-        try:
-            status, headers = _cgi_head(stdout)
-            self.send_response(status)
-            for key, value in headers:
-                self.send_header(key, value)
-            self.end_headers()
-            while chunk := stdout.read1(CHUNK):
-                self.wfile.write(chunk)
-        finally:
-            feeder.join()
-            stdout.close()
-            proc.wait()
-
-
-def _feed(rfile: BinaryIO, stdin: IO[bytes], chunked: bool, length: int) -> None:
-    """Copy the request body into the CGI's stdin (de-chunked), then close it."""
-    try:
-        if not chunked:
-            _copy(rfile, stdin, length)
-            return
-        while size := int(rfile.readline().split(b";")[0].strip() or b"0", 16):
-            _copy(rfile, stdin, size)
-            rfile.readline()
-        while rfile.readline() not in (b"\r\n", b"\n", b""):
-            pass  # trailers
-    except (BrokenPipeError, ConnectionError):
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            stdin.close()
-
-
-def _copy(src: BinaryIO, dst: IO[bytes], n: int) -> None:
-    while n > 0 and (data := src.read(min(n, CHUNK))):
-        dst.write(data)
-        n -= len(data)
-
-
-def _cgi_head(out: IO[bytes]) -> tuple[int, list[tuple[str, str]]]:
-    status, headers = 200, []
-    while (line := out.readline()) not in (b"\r\n", b"\n", b""):
-        key, _, value = line.decode("latin-1").partition(":")
-        if key.lower() == "status":
-            status = int(value.split()[0])
-        else:
-            headers.append((key.strip(), value.strip()))
-    return status, headers
 
 
 # --- memory ---------------------------------------------------------------------------------
