@@ -203,7 +203,7 @@ def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
         else:
             yield pkt_line(None)
         yield from up.iter_body()
-    except (HangupException, GitProtocolError) as ex:
+    except (HangupException, GitProtocolError, ValueError) as ex:
         log.warning("upstream advertisement was malformed: %s", type(ex).__name__)
         yield pkt_line(b"ERR gitgate: upstream sent a malformed ref advertisement")
     finally:

@@ -140,6 +140,8 @@ def parse_push_request(stream: BinaryIO, *, check_pack: bool = True) -> PushRequ
     capabilities: list[bytes] = []
     for i, line in enumerate(_read_section(proto, "ref updates")):
         if i == 0:
+            if line.count(b"\0") > 1:  # dulwich would raise a bare ValueError here
+                raise ProtocolError("malformed capabilities on the first ref update")
             line, capabilities = extract_capabilities(line)
         if i >= MAX_COMMANDS:
             raise ProtocolError(f"too many ref updates in one push (limit {MAX_COMMANDS})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from dulwich.protocol import pkt_line
 
 from tests.fixtures.gate import GateServer
-from tests.fixtures.upstream import upstream_ref
+from tests.fixtures.upstream import commit, git, git_env, rev, upstream_ref
 
 MakeGate = Callable[..., GateServer]
 ZERO = b"0" * 40
@@ -100,3 +101,35 @@ def test_oversize_push_is_refused_in_band(make_gate: MakeGate, seeded: tuple[Pat
     assert status == 200
     assert b"exceeds the gate's limit" in data
     assert upstream_ref(bare, "refs/heads/main") == before
+
+
+def _pack(work: Path, new: str, old: str) -> bytes:
+    proc = subprocess.run(
+        ["git", "pack-objects", "--revs", "--stdout", "-q"],
+        cwd=work,
+        env=git_env(),
+        input=f"{new}\n^{old}\n".encode(),
+        capture_output=True,
+        check=True,
+    )
+    return proc.stdout
+
+
+@pytest.mark.parametrize("caps", [b"report-status", b""])
+def test_clients_without_side_band(
+    gate: GateServer, seeded: tuple[Path, str], tmp_path: Path, caps: bytes
+) -> None:
+    """Old or minimal clients: the report comes without band framing, or not at all."""
+    bare, repo = seeded
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    old = rev(work)
+    new = commit(work, {"plain.txt": "plain\n"}, "plain client")
+    body = command(old.encode(), new.encode(), b"refs/heads/main", caps) + b"0000"
+    status, data = post(gate, URL, body + _pack(work, new, old))
+    assert status == 200
+    if caps:
+        assert data == pkt_line(b"unpack ok\n") + pkt_line(b"ok refs/heads/main\n") + b"0000"
+    else:
+        assert data == b""
+    assert upstream_ref(bare, "refs/heads/main") == new
