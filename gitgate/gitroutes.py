@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -52,6 +53,17 @@ def _read_stream(req: falcon.Request) -> BinaryIO:
 def _iter_body(stream: BinaryIO) -> Iterator[bytes]:
     while chunk := stream.read(READ_CHUNK):
         yield chunk
+
+
+def moved_to(location: str) -> str:
+    """`owner/name` from an upstream redirect's Location, or '' when it names no repo."""
+    path = urllib.parse.urlsplit(location).path.strip("/").split("/")
+    if len(path) >= 2:
+        try:
+            return repo_name(path[0], path[1])
+        except BadRepo:
+            return ""
+    return ""
 
 
 class GitService:
@@ -133,8 +145,17 @@ class GitService:
                 description=f"gitgate: repository {caller.repo} was not found upstream "
                 "(or the gate's upstream credential cannot see it)"
             )
+        if resp.status in (301, 302, 307, 308):
+            # GitHub redirects renamed and transferred repos. The gate does not follow: the
+            # rules are per repo name, so the agent must use the new name explicitly.
+            moved = moved_to(resp.headers.get("location", ""))
+            raise falcon.HTTPNotFound(
+                description=f"gitgate: {caller.repo} has moved upstream"
+                + (f" to {moved}: use {moved}.git as the remote path" if moved else "")
+            )
         raise falcon.HTTPBadGateway(
-            description=f"gitgate: upstream answered HTTP {resp.status} for {caller.repo}"
+            description=f"gitgate: upstream answered HTTP {resp.status} for {caller.repo}; "
+            "try again later, and tell the gitgate admin if it persists"
         )
 
     def audit(self, caller: Caller, service: str, **fields: Any) -> None:

@@ -133,3 +133,11 @@ def test_clients_without_side_band(
     else:
         assert data == b""
     assert upstream_ref(bare, "refs/heads/main") == new
+
+
+def test_upstream_redirect_names_the_new_repo() -> None:
+    from gitgate.gitroutes import moved_to
+
+    assert moved_to("https://github.com/acme/new-name.git/info/refs?service=x") == "acme/new-name"
+    assert moved_to("https://github.com/login") == ""
+    assert moved_to("https://github.com/../etc/x") == ""
