@@ -79,6 +79,42 @@ def test_serve_embedded_default(spawn: Spawn, tmp_path: Path) -> None:
     assert not (cwd / "gitgate-data").exists()  # GITGATE_DATA_DIR, not ./gitgate-data
 
 
+def test_socket_activation(
+    tmp_path: Path, upstream: UpstreamServer, seeded: tuple[Path, str]
+) -> None:
+    """systemd hands the gate a listening socket (LISTEN_FDS, fd 3, LISTEN_PID = its pid):
+    `serve` then binds nothing itself and gunicorn serves on the inherited socket."""
+    import socket
+
+    bare, repo = seeded
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+    config = write_config(tmp_path / "g.toml", tmp_path / "data", upstream.url)
+    fd = listener.fileno()
+    # what systemd does: the socket on fd 3, and LISTEN_PID naming the process it exec()s
+    launcher = (
+        "import os, sys\n"
+        f"os.dup2({fd}, 3)\n"
+        "os.environ.update(LISTEN_FDS='1', LISTEN_PID=str(os.getpid()))\n"
+        "os.execv(sys.executable, [sys.executable, '-m', 'gitgate', 'serve', '--workers', '1',"
+        " '--config', sys.argv[1]])\n"
+    )
+    proc = GateProcess(
+        [sys.executable, "-c", launcher, str(config)], gate_env(upstream), pass_fds=(fd,)
+    )
+    try:
+        proc.start()
+        listener.close()  # the gate holds its own copy now
+        assert proc.port == port  # gunicorn serves on systemd's socket, not one of its own
+        work = tmp_path / "w"
+        git("clone", "-q", f"http://127.0.0.1:{port}/{repo}.git", str(work))
+        assert rev(work) == upstream_ref(bare, "refs/heads/main")
+    finally:
+        proc.stop()
+
+
 def test_large_chunked_push_and_json_log(
     spawn: Spawn, upstream: UpstreamServer, seeded: tuple[Path, str], tmp_path: Path
 ) -> None:
