@@ -10,6 +10,7 @@ import contextlib
 import logging
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import BinaryIO
 
 from dulwich.pack import UnresolvedDeltas
@@ -63,6 +64,13 @@ def unpacked(
 ) -> Iterator[tuple[Quarantine, Push]]:
     """Yield the quarantine and the built Push, fetching the mirror once if it is behind."""
     mirror = mirrors.ensure(repo)
+    with mirrors.in_use(repo):
+        yield from _unpacked(mirrors, repo, mirror, spool, req, max_bytes)
+
+
+def _unpacked(
+    mirrors: Mirrors, repo: str, mirror: Path, spool: BinaryIO, req: PushRequest, max_bytes: int
+) -> Iterator[tuple[Quarantine, Push]]:
     fetched = False
     if not (mirror / "packed-refs").exists() and not any(
         p.is_file() for p in (mirror / "refs").rglob("*")

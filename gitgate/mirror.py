@@ -51,12 +51,13 @@ def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock across threads and processes on this host (flock on a lock file)."""
+def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """A lock across threads and processes on this host (flock on a lock file): exclusive,
+    or shared with other shared holders."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
@@ -77,6 +78,39 @@ class Mirrors:
     def _lock(self, repo: str) -> contextlib.AbstractContextManager[None]:
         return file_lock(self.root / f"{repo}.lock")
 
+    def in_use(self, repo: str) -> contextlib.AbstractContextManager[None]:
+        """Held (shared) by every push while it reads the mirror's objects, so that
+        `compact` never removes a pack under a push's feet."""
+        return file_lock(self.root / f"{repo}.gc.lock", shared=True)
+
+    def compact(self, repo: str) -> None:
+        """Repack the mirror into one pack (fetches and adopted pushes add a pack each).
+
+        git's automatic gc is off in mirrors (it could delete packs a running push reads);
+        this runs instead, from `gitgate purge`, waiting for pushes in flight to finish.
+        Unreachable objects are kept: they are pushes upstream accepted, whose refs the
+        mirror has not fetched yet.
+        """
+        path = self.path(repo)
+        with file_lock(self.root / f"{repo}.gc.lock"), self._lock(repo):
+            subprocess.run(
+                ["git", "repack", "-a", "-d", "-q", "--keep-unreachable"],
+                cwd=path,
+                env=git_env({"GIT_DIR": str(path)}),
+                check=True,
+                capture_output=True,
+            )
+
+    def repos(self) -> list[str]:
+        """`owner/name` of every mirror on disk."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            f"{p.parent.name}/{p.name[:-4]}"
+            for p in self.root.glob("*/*.git")
+            if (p / "objects").is_dir()
+        )
+
     def ensure(self, repo: str) -> Path:
         path = self.path(repo)
         if (path / "objects").is_dir():
@@ -84,12 +118,13 @@ class Mirrors:
         with self._lock(repo):
             if not (path / "objects").is_dir():
                 tmp = path.with_name(path.name + f".init-{uuid.uuid4().hex}")
-                subprocess.run(
+                for cmd in (
                     ["git", "init", "--bare", "--quiet", str(tmp)],
-                    check=True,
-                    env=git_env(),
-                    capture_output=True,
-                )
+                    # no automatic gc or maintenance: see compact()
+                    ["git", "--git-dir", str(tmp), "config", "gc.auto", "0"],
+                    ["git", "--git-dir", str(tmp), "config", "maintenance.auto", "false"],
+                ):
+                    subprocess.run(cmd, check=True, env=git_env(), capture_output=True)
                 os.rename(tmp, path)
         return path
 

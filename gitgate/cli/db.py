@@ -84,4 +84,25 @@ def cmd_purge(args: argparse.Namespace) -> int:
         counts = sessions.purge(days)
     summary = ", ".join(f"{n} {what}" for what, n in counts.items())
     print(f"gitgate: purged records older than {days} days: {summary or 'nothing'}")
-    return 0
+    return compact_mirrors(cfg)
+
+
+def compact_mirrors(cfg: Config) -> int:
+    """Repack every mirror (git's own auto-gc is off in mirrors); a failure is reported and
+    the others still run."""
+    import subprocess
+
+    from gitgate.mirror import Mirrors
+    from gitgate.upstream import Upstream
+
+    mirrors = Mirrors(Path(cfg.storage.data_dir), Upstream(cfg.upstream.git_url, None))
+    failed = 0
+    repos = mirrors.repos()
+    for repo in repos:
+        try:
+            mirrors.compact(repo)
+        except (subprocess.CalledProcessError, OSError) as ex:
+            failed += 1
+            print(f"gitgate: could not repack the mirror of {repo}: {ex}", file=sys.stderr)
+    print(f"gitgate: repacked {len(repos) - failed} of {len(repos)} mirror(s)")
+    return 1 if failed else 0
