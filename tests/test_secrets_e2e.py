@@ -221,3 +221,24 @@ def test_large_pushes_are_scanned_in_bounded_batches(
     assert result.returncode != 0 and "GitHub Token at src/z_last.py:1" in result.stderr
     assert counting.calls >= 3
     assert counting.largest < 10_000 + 6_000  # a batch closes once past the bound
+
+
+def test_secret_in_a_commit_message(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = make_gate()
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    before = upstream_ref(bare, "refs/heads/main")
+    tip = commit(
+        work,
+        {"ok.py": "ok = 1\n"},
+        f"Fix CI\n\nused GITHUB_TOKEN={secrets.GITHUB_TOKEN} to test it",
+    )
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert result.returncode != 0
+    assert f"GitHub Token at commit message:3 (commit {tip[:12]}" in result.stderr
+    assert "or the commit message" in result.stderr
+    assert secrets.GITHUB_TOKEN not in result.stderr
+    assert upstream_ref(bare, "refs/heads/main") == before

@@ -1,12 +1,13 @@
 """Secrets in new content, with detect-secrets behind gitgate.scanning.
 
-What is scanned: every blob a push adds that upstream does not have yet, on every ref (tags and
-merges included). A new file counts whole; for a modified file only lines that were not in the
-old version count, so a secret already upstream is not blocked again (GitHub's rule). "Not in the
-old version" is a multiset comparison of lines, which is linear in the file's size whatever an
-attacker puts in it, unlike a diff. Binary files are skipped by the scanner. Admins allowlist by
-path glob or by secret hash in config; in-repo `pragma: allowlist secret` comments are written by
-the very agent the gate guards against and are not trusted.
+What is scanned: every blob a push adds that upstream does not have yet, on every ref (tags
+and merges included), and the message of every new commit. A new file counts whole; for a
+modified file only lines that were not in the old version count, so a secret already upstream
+is not blocked again (GitHub's rule). "Not in the old version" is a multiset comparison of
+lines, which is linear in the file's size whatever an attacker puts in it, unlike a diff.
+Binary files are skipped by the scanner. Admins allowlist by path glob or by secret hash in
+config; in-repo `pragma: allowlist secret` comments are written by the very agent the gate
+guards against and are not trusted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gitgate import globs
@@ -64,11 +66,41 @@ def scan_text(push: Push, change: FileChange, max_bytes: int) -> bytes | None:
     return data[:max_bytes]
 
 
+@dataclass(frozen=True)
+class ScanItem:
+    """One text to scan: a file's new content, or a commit message (agents paste tokens
+    into messages too, and a message is as public as the code once pushed)."""
+
+    key: bytes  # what the scanner caches the result under
+    path: str  # where a finding is reported (a file path, or "commit message")
+    commit: bytes
+    change: FileChange | None = None
+    message: bytes = b""
+
+    def text(self, push: Push, max_bytes: int) -> bytes | None:
+        if self.change is not None:
+            return scan_text(push, self.change, max_bytes)
+        return self.message[:max_bytes]
+
+
+def scan_items(push: Push, update: Any, scan_cfg: Any) -> list[ScanItem]:
+    items = []
+    for blob_id, change in update.new_blobs.items():
+        if push.upstream_has(blob_id) or globs.match_any(scan_cfg.allowlist_paths, change.path):
+            continue
+        items.append(ScanItem(scan_key(change), change.path, change.commit, change=change))
+    for commit in update.new_commits:
+        items.append(
+            ScanItem(b"msg:" + commit.id, "commit message", commit.id, message=commit.message)
+        )
+    return items
+
+
 class Secrets:
     name = "secrets"
 
     def _scan(
-        self, push: Push, targets: Mapping[bytes, FileChange], ctx: CheckContext
+        self, push: Push, items: Mapping[bytes, ScanItem], ctx: CheckContext
     ) -> dict[bytes, list[Any]]:
         """Scan in batches of ~16 MB of text, all within the push's one time budget."""
         from gitgate.scanning import ScanTimeout
@@ -86,11 +118,11 @@ class Secrets:
             hits.update(ctx.scanner.scan(batch, budget_s=left))
             batch, size = [], 0
 
-        for key, change in targets.items():
-            text = scan_text(push, change, ctx.config.scan.max_blob_bytes)
+        for key, item in items.items():
+            text = item.text(push, ctx.config.scan.max_blob_bytes)
             if text is None:
                 continue
-            batch.append((key, change.path, text))
+            batch.append((key, item.path, text))
             size += len(text)
             if size >= BATCH_BYTES:
                 flush()
@@ -100,20 +132,15 @@ class Secrets:
 
     def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]:
         scan_cfg = ctx.config.scan
-        targets: dict[bytes, FileChange] = {}
-        per_ref: list[tuple[str, list[FileChange]]] = []
+        unique: dict[bytes, ScanItem] = {}
+        per_ref: list[tuple[str, list[ScanItem]]] = []
         for update, rule in updates_for(push, rules):
             if not rule.secrets:
                 continue
-            changes = []
-            for blob_id, change in update.new_blobs.items():
-                if push.upstream_has(blob_id):
-                    continue
-                if globs.match_any(scan_cfg.allowlist_paths, change.path):
-                    continue
-                targets.setdefault(scan_key(change), change)
-                changes.append(change)
-            per_ref.append((update.ref, changes))
+            items = scan_items(push, update, scan_cfg)
+            for item in items:
+                unique.setdefault(item.key, item)
+            per_ref.append((update.ref, items))
         if not per_ref:
             return []
         if ctx.scanner is None:
@@ -121,7 +148,7 @@ class Secrets:
         from gitgate.scanning import ScanError, ScanTimeout
 
         try:
-            hits = self._scan(push, targets, ctx)
+            hits = self._scan(push, unique, ctx)
         except ScanError as ex:
             # Fail closed: a scan that did not finish proves nothing about the content.
             timed_out = isinstance(ex, ScanTimeout)
@@ -143,20 +170,20 @@ class Secrets:
             ]
         allowed = tuple(h.lower() for h in scan_cfg.allowlist_hashes)
         verdicts = []
-        for ref, changes in per_ref:
+        for ref, items in per_ref:
             findings = [
                 Finding(
                     self.name,
                     ref,
                     h.type,
-                    commit=short(change.commit),
-                    path=change.path,
+                    commit=short(item.commit),
+                    path=item.path,
                     line=h.line,
                     type=h.type,
                     hash=h.secret_hash[:HASH_CHARS],
                 )
-                for change in changes
-                for h in hits.get(scan_key(change), [])
+                for item in items
+                for h in hits.get(item.key, [])
                 if not (allowed and h.secret_hash.startswith(allowed))
             ]
             verdicts.append(
@@ -166,9 +193,9 @@ class Secrets:
                     passed=not findings,
                     reason=f"{len(findings)} secret(s) found in new content" if findings else "",
                     findings=findings,
-                    hint="remove the secret from the file(s) (git rm --cached for whole files), "
-                    "rewrite the commits that added it (git commit --amend, or git rebase -i), "
-                    "and rotate the secret: it has left your machine",
+                    hint="remove the secret from the file(s) (git rm --cached for whole files) "
+                    "or the commit message, rewrite the commits that added it (git commit "
+                    "--amend, or git rebase -i), and rotate the secret: it has left your machine",
                 )
             )
         return verdicts
