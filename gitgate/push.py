@@ -55,6 +55,7 @@ class RefUpdate:
     changes: list[FileChange] = field(default_factory=list)
     forced: bool = False
     target_type: str = "commit"  # what the new id peels to: commit, tree, blob, (none: delete)
+    new_tags: list[Tag] = field(default_factory=list)  # annotated tag objects upstream lacks
 
     @property
     def ref(self) -> str:
@@ -103,9 +104,11 @@ def _get(store: BaseObjectStore, oid: bytes) -> object:
         raise MissingObjects(oid.decode()) from None
 
 
-def _peel(store: BaseObjectStore, oid: bytes) -> tuple[str, bytes]:
+def _peel(store: BaseObjectStore, oid: bytes, tags: list[Tag] | None = None) -> tuple[str, bytes]:
     obj = _get(store, oid)
     while isinstance(obj, Tag):
+        if tags is not None:
+            tags.append(obj)
         obj = _get(store, obj.object[1])
     if isinstance(obj, Commit):
         return "commit", obj.id
@@ -224,7 +227,9 @@ def build_update(push: Push, command: Command) -> RefUpdate:
     if command.is_delete:
         update.target_type = "none"
         return update
-    kind, target = _peel(push.store, command.new)
+    tags: list[Tag] = []
+    kind, target = _peel(push.store, command.new, tags)
+    update.new_tags = [t for t in tags if not push.upstream_has(t.id)]
     update.target_type = kind
     if kind != "commit":
         return update

@@ -242,3 +242,8 @@ def test_secret_in_a_commit_message(
     assert "or the commit message" in result.stderr
     assert secrets.GITHUB_TOKEN not in result.stderr
     assert upstream_ref(bare, "refs/heads/main") == before
+    # and in an annotated tag's message, on a commit upstream already has
+    git("tag", "-a", "-m", f"release\n\ntoken {secrets.GITHUB_TOKEN}", "v2", before, cwd=work)
+    result = git("push", "origin", "v2", cwd=work, check=False)
+    assert result.returncode != 0 and "GitHub Token at tag message:3" in result.stderr
+    assert upstream_ref(bare, "refs/tags/v2") is None
