@@ -3,8 +3,9 @@
 What is scanned: every blob a push adds that upstream does not have yet, on every ref (tags
 and merges included), and the message of every new commit and annotated tag. A new file
 counts whole; for a modified file only lines that were not in the old version count, so a
-secret already upstream is not blocked again (GitHub's rule). "Not in the old version" is a multiset comparison of
-lines, which is linear in the file's size whatever an attacker puts in it, unlike a diff.
+secret already upstream is not blocked again (GitHub's rule). "Not in the old version" is a
+multiset comparison of lines, which is linear in the file's size whatever an attacker puts
+in it, unlike a diff.
 Binary files are skipped by the scanner. Admins allowlist by path glob or by secret hash in
 config; in-repo `pragma: allowlist secret` comments are written by the very agent the gate
 guards against and are not trusted.
