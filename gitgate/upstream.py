@@ -10,6 +10,8 @@ from __future__ import annotations
 import http.client
 import logging
 import ssl
+import threading
+import time
 import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -51,6 +53,8 @@ class UpstreamResponse:
     headers: Mapping[str, str]
     _resp: http.client.HTTPResponse
     _conn: http.client.HTTPConnection
+    _pool: ConnectionPool | None = None
+    _closed: bool = False
 
     def iter_body(self) -> Iterator[bytes]:
         try:
@@ -66,7 +70,52 @@ class UpstreamResponse:
             self.close()
 
     def close(self) -> None:
-        self._conn.close()
+        if self._closed:  # idempotent: a connection must never enter the pool twice
+            return
+        self._closed = True
+        # A connection goes back to the pool only when its response was read to the end and
+        # the server keeps it open; anything else could leave bytes for the next request.
+        resp = self._resp
+        # (read1 leaves a fully read Content-Length body "open": length 0 is the tell)
+        complete = resp.isclosed() or (resp.length == 0 and not resp.chunked)
+        if self._pool is not None and complete and not resp.will_close:
+            resp.close()
+            self._pool.put(self._conn)
+        else:
+            self._conn.close()
+
+
+class ConnectionPool:
+    """Idle keep-alive connections to upstream, reused by requests that can be replayed.
+
+    Against github.com every new connection is a TLS handshake; git itself reuses one
+    connection for a whole push, so a gate that opens one per request would add latency to
+    every clone and push. Only requests whose body can be sent again (none, or bytes) use it:
+    a reused connection the server has meanwhile closed fails on send, and such a request is
+    retried once on a fresh connection.
+    """
+
+    def __init__(self, max_idle: int = 8, idle_s: float = 30.0) -> None:
+        self.max_idle, self.idle_s = max_idle, idle_s
+        self._idle: list[tuple[float, http.client.HTTPConnection]] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> http.client.HTTPConnection | None:
+        now = time.monotonic()
+        with self._lock:
+            while self._idle:
+                since, conn = self._idle.pop()
+                if now - since < self.idle_s:
+                    return conn
+                conn.close()
+        return None
+
+    def put(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < self.max_idle:
+                self._idle.append((time.monotonic(), conn))
+                return
+        conn.close()
 
 
 class Upstream:
@@ -81,6 +130,7 @@ class Upstream:
         self.prefix = parsed.path
         self.credential = credential
         self.timeout = timeout
+        self.pool = ConnectionPool()
 
     def repo_url(self, repo: str) -> str:
         return f"{self.base}/{repo}.git"
@@ -133,16 +183,24 @@ class Upstream:
                 hdrs["Transfer-Encoding"] = "chunked"
             else:
                 hdrs["Content-Length"] = str(content_length)
-        conn = self._connect()
+        replayable = body is None or isinstance(body, bytes)
+        conn = (self.pool.get() if replayable else None) or self._connect()
+        reused = conn.sock is not None
         try:
             conn.request(method, path, body=body, headers=hdrs, encode_chunked=chunked)
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as ex:
             conn.close()
-            log.warning("upstream %s unreachable: %s", self.host, type(ex).__name__)
-            raise UpstreamError(
-                f"upstream {self.host} is unreachable ({type(ex).__name__}); try again later"
-            ) from None
+            if reused:  # the server closed the idle connection meanwhile: once, afresh
+                conn = self._connect()
+                try:
+                    conn.request(method, path, body=body, headers=hdrs)
+                    resp = conn.getresponse()
+                except (OSError, http.client.HTTPException) as ex2:
+                    conn.close()
+                    raise self._unreachable(ex2) from None
+            else:
+                raise self._unreachable(ex) from None
         if resp.status in (401, 403) and auth and self.credential:
             conn.close()
             self.credential.invalidate()
@@ -159,4 +217,12 @@ class Upstream:
                 401,
             )
         headers_out = {k.lower(): v for k, v in resp.getheaders()}
-        return UpstreamResponse(resp.status, headers_out, resp, conn)
+        return UpstreamResponse(
+            resp.status, headers_out, resp, conn, self.pool if replayable else None
+        )
+
+    def _unreachable(self, ex: BaseException) -> UpstreamError:
+        log.warning("upstream %s unreachable: %s", self.host, type(ex).__name__)
+        return UpstreamError(
+            f"upstream {self.host} is unreachable ({type(ex).__name__}); try again later"
+        )
