@@ -158,7 +158,7 @@ def test_break_glass_and_webhook(
                 "auth": {"required": True},
             },
         )
-        issuer = gate_issuer(gate2.config, revocation_store(gate2.config))
+        issuer = gate_issuer(gate2.config, revocation_store())
         token = issuer.issue(subject="oncall-1", groups=["oncall"], ttl_s=600)[0]
         git("remote", "set-url", "origin", gate2.remote(repo, token), cwd=work)
         result = git(

@@ -6,19 +6,17 @@ from pathlib import Path
 
 from gitgate.auth.authenticator import Authenticator
 from gitgate.auth.gate import GateIssuer
+from gitgate.auth.identity import Identity
 from gitgate.auth.issuers import GateIssuerConfig, OidcIssuerConfig
-from gitgate.auth.revocation import FileRevocationStore, RevocationStore
+from gitgate.auth.revocation import RevocationStore
 from gitgate.config import Config
 
 
-def revocation_store(config: Config) -> RevocationStore:
-    """Revocations live in the database when one is bound (shared by every instance)."""
-    try:
-        from gitgate.store.revocations import DbRevocationStore
+def revocation_store() -> RevocationStore:
+    """Revocations live in the bound database, so every gate instance sees them."""
+    from gitgate.store.revocations import DbRevocationStore
 
-        return DbRevocationStore()  # type: ignore[return-value]  # revoke() also returns bool
-    except ImportError:  # pragma: no cover - the state layer ships with the gate
-        return FileRevocationStore(Path(config.storage.data_dir) / "revoked.jsonl")
+    return DbRevocationStore()  # type: ignore[return-value]  # revoke() also returns bool
 
 
 def gate_issuer(config: Config, revocations: RevocationStore) -> GateIssuer:
@@ -50,6 +48,12 @@ def oidc_issuers(config: Config) -> list[OidcIssuerConfig]:
 def authenticator_from_config(
     config: Config, revocations: RevocationStore | None = None
 ) -> Authenticator:
-    revocations = revocations or revocation_store(config)
+    revocations = revocations or revocation_store()
     gate = gate_issuer(config, revocations) if config.auth.gate_issuer else None
     return Authenticator(gate, oidc_issuers(config), revocations)
+
+
+def authenticate_token(config: Config, token: str) -> Identity:
+    """Verify a token given on the command line exactly as the gate verifies agents
+    (raises AuthError). Needs the database bound: revocations live there."""
+    return authenticator_from_config(config).authenticate(f"Bearer {token}")

@@ -30,12 +30,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
     subject, groups = args.subject, list(args.group)
     if args.token:
         from gitgate.auth import AuthError
-        from gitgate.auth.factory import authenticator_from_config
+        from gitgate.auth.factory import authenticate_token
         from gitgate.cli.db import open_bound
 
         with open_bound(cfg):
             try:
-                ident = authenticator_from_config(cfg).authenticate(f"Bearer {args.token}")
+                ident = authenticate_token(cfg, args.token)
             except AuthError as ex:
                 print(f"token refused: {ex}")
                 return 1

@@ -71,10 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def _reviewer(args: argparse.Namespace, cfg: Any) -> tuple[str, list[str]]:
     if args.token:
         from gitgate.auth import AuthError
-        from gitgate.auth.factory import authenticator_from_config
+        from gitgate.auth.factory import authenticate_token
 
         try:
-            ident = authenticator_from_config(cfg).authenticate(f"Bearer {args.token}")
+            ident = authenticate_token(cfg, args.token)
         except AuthError as ex:
             raise SystemExit(f"gitgate: reviewer token refused: {ex}") from None
         return ident.subject, list(ident.groups)

@@ -43,7 +43,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
         print(f"gitgate: --ttl: {ex}", file=sys.stderr)
         return 2
     with open_bound(cfg):
-        token, jti = gate_issuer(cfg, revocation_store(cfg)).issue(
+        token, jti = gate_issuer(cfg, revocation_store()).issue(
             subject=args.subject, groups=args.group, ttl_s=ttl
         )
     print(token)
@@ -58,6 +58,6 @@ def cmd_revoke(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     with open_bound(cfg):
-        revocation_store(cfg).revoke(args.jti, reason=args.reason)
+        revocation_store().revoke(args.jti, reason=args.reason)
     print(f"revoked {args.jti}: it fails from now on")
     return 0
