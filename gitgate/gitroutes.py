@@ -200,11 +200,16 @@ class InfoRefs:
         except UpstreamError as ex:
             raise self.svc.upstream_failed(caller, "info-refs", ex) from None
         self.svc.check_status(caller, "info-refs", up)
-        for key in PASS_HEADERS:
-            if key in up.headers:
-                resp.set_header(key, up.headers[key])
+        _pass_headers(up, resp)
         body = up.iter_body() if service == "git-upload-pack" else _rewrite_advert(up)
         resp.stream = _audited(body, self.svc, caller, "info-refs", started)
+
+
+def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
+    """Upstream's content and caching headers, as git expects them from the server."""
+    for key in PASS_HEADERS:
+        if key in up.headers:
+            resp.set_header(key, up.headers[key])
 
 
 def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
@@ -288,9 +293,7 @@ class UploadPack:
         except UpstreamError as ex:
             raise self.svc.upstream_failed(caller, "upload-pack", ex) from None
         self.svc.check_status(caller, "upload-pack", up)
-        for key in PASS_HEADERS:
-            if key in up.headers:
-                resp.set_header(key, up.headers[key])
+        _pass_headers(up, resp)
         resp.stream = _audited(
             up.iter_body(), self.svc, caller, "upload-pack", started, bytes_in=counter
         )
