@@ -18,7 +18,7 @@ from dulwich.pack import UnresolvedDeltas
 from gitgate.checks.base import Check, CheckContext, Verdict
 from gitgate.config import Rule
 from gitgate.mirror import Mirrors, Quarantine
-from gitgate.protocol import PushRequest
+from gitgate.protocol import Command, PushRequest
 from gitgate.push import MissingObjects, Push, build_push
 
 log = logging.getLogger("gitgate.inspect")
@@ -60,16 +60,30 @@ def _add_pack(q: Quarantine, spool: BinaryIO, req: PushRequest, limit: int) -> i
 
 @contextlib.contextmanager
 def unpacked(
-    mirrors: Mirrors, repo: str, spool: BinaryIO, req: PushRequest, *, max_bytes: int = 0
+    mirrors: Mirrors,
+    repo: str,
+    spool: BinaryIO,
+    req: PushRequest,
+    commands: Sequence[Command],
+    *,
+    max_bytes: int = 0,
 ) -> Iterator[tuple[Quarantine, Push]]:
-    """Yield the quarantine and the built Push, fetching the mirror once if it is behind."""
+    """Yield the quarantine and the Push built for `commands` (the updates worth inspecting:
+    a ref the pusher may not write is refused without walking its history), fetching the
+    mirror once if it is behind."""
     mirror = mirrors.ensure(repo)
     with mirrors.in_use(repo):
-        yield from _unpacked(mirrors, repo, mirror, spool, req, max_bytes)
+        yield from _unpacked(mirrors, repo, mirror, spool, req, commands, max_bytes)
 
 
 def _unpacked(
-    mirrors: Mirrors, repo: str, mirror: Path, spool: BinaryIO, req: PushRequest, max_bytes: int
+    mirrors: Mirrors,
+    repo: str,
+    mirror: Path,
+    spool: BinaryIO,
+    req: PushRequest,
+    commands: Sequence[Command],
+    max_bytes: int,
 ) -> Iterator[tuple[Quarantine, Push]]:
     fetched = False
     if not (mirror / "packed-refs").exists() and not any(
@@ -90,7 +104,7 @@ def _unpacked(
                 pack_bytes=size,
                 git_dirs=(str(mirrors.path(repo)), str(q.objects)),
             )
-            build_push(push, req.commands)
+            build_push(push, list(commands))
         except (KeyError, MissingObjects) as ex:
             q.close()
             if fetched:

@@ -158,9 +158,6 @@ class Mirrors:
                 self.upstream.credential.invalidate()
             raise UpstreamError(f"could not fetch {repo} from upstream: {detail}")
 
-    def object_store(self, repo: str) -> DiskObjectStore:
-        return DiskObjectStore(str(self.path(repo) / "objects"))
-
     def adopt_pack(self, repo: str, quarantine: Quarantine) -> None:
         """Move a relayed push's pack into the mirror: upstream has those objects now, and
         the next push from the same agent then needs no fetch."""
@@ -191,14 +188,17 @@ class Quarantine:
         self.dir = Path(tempfile.mkdtemp(prefix="push-", dir=mirrors.quarantine_root))
         self.objects = self.dir / "objects"
         self.mirror_objects = mirrors.path(repo) / "objects"
-        self.store = DiskObjectStore.init(str(self.objects))
-        self.store.add_alternate_path(str(self.mirror_objects))
-        self.mirror_store = mirrors.object_store(repo)
+        DiskObjectStore.init(str(self.objects)).close()
+        # Written directly: dulwich's add_alternate_path lists the new alternate twice (it
+        # appends to the list it just read back from the file), doubling every miss.
+        (self.objects / "info" / "alternates").write_text(f"{self.mirror_objects}\n")
+        self.store = DiskObjectStore(str(self.objects))
+        # the alternate *is* the mirror's store: one set of pack indexes per push, not two
+        (self.mirror_store,) = self.store.alternates
 
     def close(self) -> None:
-        for store in (self.store, self.mirror_store):
-            with contextlib.suppress(Exception):
-                store.close()
+        with contextlib.suppress(Exception):
+            self.store.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> Quarantine:

@@ -163,10 +163,15 @@ class ReceivePack:
         }
         writable = {ref: r for ref, r in rules.items() if r is not None and r.access == "write"}
         try:
+            inspect = [c for c in req.commands if c.ref.decode("utf-8", "replace") in writable]
             with unpacked(
-                self.mirrors, caller.repo, spool, req, max_bytes=self.config.storage.max_push_bytes
+                self.mirrors,
+                caller.repo,
+                spool,
+                req,
+                inspect,
+                max_bytes=self.config.storage.max_push_bytes,
             ) as (quarantine, push):
-                push.updates = [u for u in push.updates if u.ref in writable]
                 ctx = CheckContext(self.config, self.scanner, caller.identity, caller.request_id)
                 verdicts = run_checks(self.checks, push, writable, ctx) if writable else []
                 decisions = decide(
