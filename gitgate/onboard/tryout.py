@@ -206,7 +206,9 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
         write_env(root, gate_url, token_file, config_path)
         argv = [sys.executable, "-m", "gitgate", "serve", "--config", str(config_path)]
         argv += ["--bind", f"fd://{sock.fileno()}", "--workers", str(workers)]
-        child = subprocess.Popen(argv, pass_fds=(sock.fileno(),))
+        # its own session: Ctrl-C reaches this process only, which stops gunicorn's arbiter
+        # with SIGTERM (its graceful stop) instead of signalling every worker and scanner
+        child = subprocess.Popen(argv, pass_fds=(sock.fileno(),), start_new_session=True)
         sock.close()  # gunicorn holds it now
         print(next_steps(root, gate_url, upstream.url), flush=True)
         _stop_on_sigterm()
@@ -229,6 +231,7 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
 
 def _stop_on_sigterm() -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
