@@ -49,7 +49,7 @@ class SandboxLines:
             lines.append(f"export GITGATE_TOKEN={shlex.quote(self.token or '')}")
         lines += [
             "# git asks the helper for the token; the empty helper clears any that would store it",
-            f"git config --global {scope} ''",
+            f"git config --global --replace-all {scope} ''",
             f"git config --global --add {scope} gitgate",
             "# a plain remote: no token in .git/config or .gitmodules",
             f"git clone {shlex.quote(remote)}",
