@@ -61,7 +61,10 @@ def prepare_dir(root: Path) -> None:
 
 def _git(*args: str, cwd: Path | None = None) -> None:
     env = {**os.environ, **_IDENTITY, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise TryError("git is not installed (or not on PATH): install git and retry") from None
     if proc.returncode != 0:
         raise TryError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
 
