@@ -52,7 +52,7 @@ def test_complete_config_gets_no_advice(
         ),
         (
             '[[rule]]\nname = "read-only"\naccess = "read"\n',
-            'no rule allows writes: every push will be refused. Add a [[rule]] with access',
+            "no rule allows writes: every push will be refused. Add a [[rule]] with access",
         ),
         ("[auth]\nrequired = false\n", "auth.required is false: anyone who reaches the gate"),
         (
@@ -77,19 +77,53 @@ def test_tls_advice_not_for_loopback_or_an_https_public_url(
     assert "TLS is off" not in check(tmp_path, capsys, '[server]\nbind = "127.0.0.1:9"\n')
 
 
+THREE_MISSING = """
+[upstream]
+token = "env:GITGATE_TEST_UNSET_TOKEN"
+[auth]
+required = false
+[[rule]]
+name = "readers"
+access = "read"
+"""
+
+
 @pytest.mark.slow
-def test_serve_says_it_once_and_points_to_another_terminal(tmp_path: Path) -> None:
-    """The embedded default (README step 1) under real gunicorn: one advice block, in the
-    serving process only (not once per worker)."""
+@pytest.mark.parametrize("toml", [None, THREE_MISSING], ids=["embedded-default", "three-missing"])
+def test_serve_says_it_once_as_check_config_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], toml: str | None
+) -> None:
+    """Under real gunicorn (two workers): one advice block, from the serving process only,
+    with the very lines `check-config` prints for the same config."""
+    env = base_env(GITGATE_DATA_DIR=str(tmp_path / "data"))
     argv = [sys.executable, "-m", "gitgate", "serve", "--bind", "127.0.0.1:0", "--workers", "2"]
-    gate = GateProcess(argv, base_env(GITGATE_DATA_DIR=str(tmp_path / "data")), cwd=tmp_path)
+    config_args: list[str] = []
+    if toml is not None:
+        (tmp_path / "gitgate.toml").write_text(toml)
+        config_args = [str(tmp_path / "gitgate.toml")]
+        argv += ["--config", *config_args]
+    gate = GateProcess(argv, env, cwd=tmp_path)
     gate.start()
     try:
         assert gate.wait_for_log(lambda lines: sum("Booting worker" in x for x in lines) == 2)
     finally:
         gate.stop()
-    log = gate.log_text()
-    assert log.count(HEAD) == 1
-    assert log.count("no upstream credential") == 1
-    assert "run the next steps in another terminal" in log
-    assert "no rule allows writes" not in log  # the embedded default's rule allows writes
+    log = gate.log_lines()
+    assert "\n".join(log).count(HEAD) == 1
+    assert any("run the next steps in another terminal" in x for x in log)
+    advice = [x for x in log if x.startswith("  - ")]
+    assert len(advice) == (1 if toml is None else 3)
+    for line in advice:
+        assert log.count(line) == 1
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("GITGATE_TEST_UNSET_TOKEN", raising=False)
+        mp.delenv("GITGATE_CONFIG", raising=False)
+        mp.setenv("GITGATE_DATA_DIR", str(tmp_path / "data"))
+        assert main(["check-config", *config_args]) == 0
+    assert [x for x in capsys.readouterr().out.splitlines() if x.startswith("  - ")] == advice
+    joined = "\n".join(advice)
+    if toml is None:
+        assert "no upstream credential" in joined
+    else:
+        assert "GITGATE_TEST_UNSET_TOKEN, which is not set" in joined
+        assert "no rule allows writes" in joined and "auth.required is false" in joined
