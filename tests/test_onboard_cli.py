@@ -83,3 +83,5 @@ def test_try_refuses_a_directory_it_did_not_make(
     assert main(["try", "--dir", str(tmp_path / "t"), "--bind", "nowhere"]) == 2
     assert "use HOST:PORT" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()  # what it made before failing is gone
+    assert main(["try", "--dir", str(tmp_path / "t"), "--bind", "0.0.0.0:8418"]) == 2
+    assert "loopback only" in capsys.readouterr().err

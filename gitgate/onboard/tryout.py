@@ -141,6 +141,9 @@ def open_listener(bind: str) -> socket.socket:
     """Listen on `bind` (HOST:PORT, port 0 for any); the default port falls back to any free
     one when taken (a real gate may already use 8418)."""
     host, _, port = bind.rpartition(":")
+    if host not in ("", "127.0.0.1", "localhost"):
+        # plain HTTP, a sample policy and a throwaway key: nothing to offer beyond this host
+        raise TryError(f"--bind {bind!r}: the try-out listens on loopback only (127.0.0.1)")
     try:
         sock = socket.create_server((host or "127.0.0.1", int(port)))
     except ValueError:
