@@ -97,6 +97,8 @@ def test_readme_tryout_walkthrough_as_written(tmp_path: Path) -> None:
         by_line = dict(zip(lines, results, strict=True))
         approve = next(out for line, (_, out) in by_line.items() if "review approve" in line)
         assert "relayed" in approve
+        show = next(out for line, (_, out) in by_line.items() if "review show" in line)
+        assert "agent-7" in show and ".github/workflows/ci.yml" in show
 
         bare = tmp_path / "gitgate-try" / "upstream" / "acme" / "app.git"
         subjects = git("log", "--format=%s", "main", cwd=bare).stdout.split("\n")
