@@ -226,8 +226,9 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
             child.terminate()
             try:
                 child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+            except subprocess.TimeoutExpired:  # a stuck worker: the whole session goes
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
         if upstream is not None:
             upstream.stop()
