@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -83,5 +84,6 @@ def test_try_refuses_a_directory_it_did_not_make(
     assert main(["try", "--dir", str(tmp_path / "t"), "--bind", "nowhere"]) == 2
     assert "use HOST:PORT" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()  # what it made before failing is gone
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
     assert main(["try", "--dir", str(tmp_path / "t"), "--bind", "0.0.0.0:8418"]) == 2
     assert "loopback only" in capsys.readouterr().err

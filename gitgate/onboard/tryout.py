@@ -198,6 +198,7 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
     prepare_dir(root)
     upstream: LocalUpstream | None = None
     child: subprocess.Popen[bytes] | None = None
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         seed_upstream(root / "upstream")
         upstream_token = secrets.token_urlsafe(32)
@@ -214,14 +215,16 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
         argv += ["--bind", f"fd://{sock.fileno()}", "--workers", str(workers)]
         # its own session: Ctrl-C reaches this process only, which stops gunicorn's arbiter
         # with SIGTERM (its graceful stop) instead of signalling every worker and scanner
-        child = subprocess.Popen(argv, pass_fds=(sock.fileno(),), start_new_session=True)
-        sock.close()  # gunicorn holds it now
+        with sock:  # gunicorn holds it once started
+            child = subprocess.Popen(argv, pass_fds=(sock.fileno(),), start_new_session=True)
         print(next_steps(root, gate_url, upstream.url), flush=True)
         _stop_on_sigterm()
         with contextlib.suppress(KeyboardInterrupt):
             return child.wait()
         return 0
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not skip this
+            signal.signal(signum, signal.SIG_IGN)
         if child is not None and child.poll() is None:
             child.terminate()
             try:
@@ -234,11 +237,12 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
             upstream.stop()
         shutil.rmtree(root, ignore_errors=True)
         print(f"gitgate try: stopped; {_shown(root)}/ removed", file=sys.stderr, flush=True)
+        for signum, previous in saved.items():
+            signal.signal(signum, previous)
 
 
 def _stop_on_sigterm() -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one stop is enough
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
