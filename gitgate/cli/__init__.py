@@ -40,11 +40,14 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from gitgate.onboard.advice import render
+
     cfg = load_config(args.file)
     print(
         f"{cfg.source}: ok ({len(cfg.rule)} rule(s); data dir {cfg.storage.data_dir}; "
         f"upstream {cfg.upstream.git_url})"
     )
+    print(render(cfg), end="")  # valid, yet perhaps missing what a first push needs
     return 0
 
 
@@ -92,9 +95,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env["GITGATE_CONFIG"] = os.path.abspath(args.config)
     if not cfg.storage.data_dir or "GITGATE_DATA_DIR" not in env:
         env["GITGATE_DATA_DIR"] = cfg.storage.data_dir
+    from gitgate.onboard.advice import render
+
     print(
         f"gitgate {__version__}: serving on {bind} -> {cfg.upstream.git_url} "
-        f"(data {cfg.storage.data_dir}, config {cfg.source})",
+        f"(data {cfg.storage.data_dir}, config {cfg.source})\n"
+        "gitgate: this terminal now runs the gate (Ctrl-C stops it); "
+        "run the next steps in another terminal\n" + render(cfg),
+        end="",
         file=sys.stderr,
         flush=True,
     )
@@ -103,7 +111,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gitgate.cli import db, explain, review, sessions, tokens
+    from gitgate.cli import db, explain, onboard, review, sessions, tokens
 
     parser = argparse.ArgumentParser(prog="gitgate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -118,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check_config)
     p = sub.add_parser("version", help="print the version")
     p.set_defaults(func=cmd_version)
-    for module in (tokens, explain, db, review, sessions):
+    for module in (tokens, explain, db, review, sessions, onboard):
         module.register(sub)
     return parser
 
