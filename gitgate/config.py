@@ -61,6 +61,9 @@ class StorageConfig:
     data_dir: str = ""
     max_push_bytes: int = 2 * 1024**3
     spool_memory_bytes: int = 1024 * 1024
+    # read from the pack's object headers before anything is inflated (gitgate/packlimits.py)
+    max_object_bytes: int = 100 * 1024**2
+    max_inflated_bytes: int = 2 * 1024**3
 
 
 @dataclass
@@ -302,6 +305,9 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("upstream.app: give either upstream.token or upstream.app, not both")
     if cfg.upstream.app and not (cfg.upstream.app.app_id and cfg.upstream.app.installation_id):
         problems.append("upstream.app: app_id, installation_id and private_key are required")
+    for key in ("max_object_bytes", "max_inflated_bytes"):
+        if getattr(cfg.storage, key) < 1:
+            problems.append(f"storage.{key}: must be a positive number of bytes")
     if not re.match(r"^(sqlite:///|postgres(ql)?://)", cfg.database.url):
         problems.append("database.url: use sqlite:///path/to/file.db or postgresql://user@host/db")
     for i, h in enumerate(cfg.scan.allowlist_hashes):

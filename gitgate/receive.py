@@ -20,7 +20,7 @@ from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
 from gitgate import messages
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
-from gitgate.inspect import UnpackError, run_checks, unpacked
+from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.policy import RefDecision, break_glass_reason, decide, rule_for
 from gitgate.protocol import (
@@ -170,7 +170,11 @@ class ReceivePack:
                 spool,
                 req,
                 inspect,
-                max_bytes=self.config.storage.max_push_bytes,
+                limits=Limits(
+                    max_bytes=self.config.storage.max_push_bytes,
+                    max_object_bytes=self.config.storage.max_object_bytes,
+                    max_inflated_bytes=self.config.storage.max_inflated_bytes,
+                ),
             ) as (quarantine, push):
                 ctx = CheckContext(self.config, self.scanner, caller.identity, caller.request_id)
                 verdicts = run_checks(self.checks, push, writable, ctx) if writable else []
@@ -186,12 +190,15 @@ class ReceivePack:
                 return self._act(caller, spool, req, decisions, quarantine, push, emit, outcome)
         except UnpackError as ex:
             outcome.error = str(ex)
+            over = isinstance(ex, OverLimit)  # not a broken pack: a push over the limits
             statuses: list[tuple[bytes, str | None]] = [
-                (c.ref, f"unpack failed: {ex}") for c in req.commands
+                (c.ref, one_line(str(ex)) if over else f"unpack failed: {ex}")
+                for c in req.commands
             ]
             self._say(req, emit, [f"error: {ex}"])
             outcome.statuses = statuses
-            return self._final(req, "error " + one_line(str(ex)), statuses, {})
+            unpack = "push over the gate's size limits" if over else one_line(str(ex))
+            return self._final(req, "error " + unpack, statuses, {})
         except UpstreamError as ex:
             outcome.error = str(ex)
             self._say(req, emit, [f"error: {ex}"])
