@@ -51,6 +51,8 @@ class ServerConfig:
     workers: int = 2
     threads: int = 8
     timeout: int = 3600
+    # SIGTERM: how long requests in flight (clones; relays) may take before the worker goes
+    graceful_timeout: int = 30
     public_url: str = ""
     log_format: str = "text"
     log_level: str = "info"
@@ -207,7 +209,7 @@ class Config:
 
 
 # Keys whose TOML value is a duration string or seconds.
-_DURATION_KEYS = {"timeout", "time_budget", "queue_expiry"}
+_DURATION_KEYS = {"timeout", "graceful_timeout", "time_budget", "queue_expiry"}
 # Keys that take one string or a list of strings.
 _LIST_OR_STR = {"repos", "refs", "groups", "audience", "reviewers", "break_glass_groups"}
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -305,6 +307,8 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("upstream.app: give either upstream.token or upstream.app, not both")
     if cfg.upstream.app and not (cfg.upstream.app.app_id and cfg.upstream.app.installation_id):
         problems.append("upstream.app: app_id, installation_id and private_key are required")
+    if cfg.server.graceful_timeout < 1:
+        problems.append("server.graceful_timeout: must be at least 1 second")
     for key in ("max_object_bytes", "max_inflated_bytes"):
         if getattr(cfg.storage, key) < 1:
             problems.append(f"storage.{key}: must be a positive number of bytes")

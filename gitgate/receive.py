@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Protocol
 
 from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
 
-from gitgate import messages
+from gitgate import messages, shutdown
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
@@ -100,6 +100,7 @@ class ReceivePack:
         self.scanner = scanner
         self.queue = queue
         self.review_hint = review_hint
+        self.stopping = shutdown.STOPPING  # set in a gunicorn worker by SIGTERM
 
     def respond(
         self,
@@ -178,6 +179,9 @@ class ReceivePack:
             ) as (quarantine, push):
                 ctx = CheckContext(self.config, self.scanner, caller.identity, caller.request_id)
                 verdicts = run_checks(self.checks, push, writable, ctx) if writable else []
+                if self.stopping.is_set():
+                    # SIGTERM: scans were stopped mid-way; nothing half-checked goes anywhere
+                    return self._shutting_down(caller, req, emit, outcome)
                 decisions = decide(
                     req.commands,
                     rules,
@@ -204,6 +208,22 @@ class ReceivePack:
             self._say(req, emit, [f"error: {ex}"])
             outcome.statuses = [(c.ref, one_line(str(ex))) for c in req.commands]
             return self._final(req, "ok", outcome.statuses, {})
+
+    def _shutting_down(
+        self,
+        caller: Caller,
+        req: PushRequest,
+        emit: Callable[[bytes], None],
+        outcome: PushOutcome,
+    ) -> bytes:
+        reason = (
+            f"the gate is shutting down (request {caller.request_id}): nothing was relayed or "
+            "queued; push again in a minute"
+        )
+        outcome.error = "shutting down"
+        outcome.statuses = [(c.ref, reason) for c in req.commands]
+        self._say(req, emit, [f"error: {reason}"])
+        return self._final(req, "ok", outcome.statuses, {})
 
     def _act(
         self,
