@@ -81,6 +81,8 @@ def _add_pack(q: Quarantine, spool: BinaryIO, req: PushRequest, limits: Limits) 
         raise MissingObjects(f"{len(ex.shas)} unresolved delta base(s)") from None
     except UnpackError:
         raise
+    except OSError:
+        raise  # the gate's own disk (full, failing): never "the pack is corrupt"
     except Exception as ex:
         # APPSEC: the message of a zlib/delta error can quote pack bytes; show only its type.
         log.info("unpack failed: %s", type(ex).__name__)

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Protocol
 
 from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
 
-from gitgate import messages, shutdown
+from gitgate import diskfull, messages, shutdown
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
@@ -117,9 +117,17 @@ class ReceivePack:
             try:
                 events.put(self._process(caller, spool, req, events.put, outcome))
             except Exception as ex:
-                log.exception("push to %s failed inside the gate", caller.repo)
-                outcome.error = f"internal error: {type(ex).__name__}"
-                reason = f"gitgate internal error (request {caller.request_id})"
+                full = diskfull.is_disk_full(ex)
+                if full:  # the gate's fault, not the pack's nor upstream's: say so
+                    diskfull.report(f"receiving a push to {caller.repo}", caller.request_id)
+                    reason = diskfull.message(caller.request_id)
+                    self._say(req, events.put, [f"error: {reason}"])
+                else:
+                    log.exception("push to %s failed inside the gate", caller.repo)
+                    reason = f"gitgate internal error (request {caller.request_id})"
+                outcome.error = (
+                    "out of disk space" if full else f"internal error: {type(ex).__name__}"
+                )
                 outcome.statuses = [(c.ref, reason) for c in req.commands]
                 events.put(self._final(req, "ok", outcome.statuses, {}))
             finally:
@@ -196,8 +204,7 @@ class ReceivePack:
             outcome.error = str(ex)
             over = isinstance(ex, OverLimit)  # not a broken pack: a push over the limits
             statuses: list[tuple[bytes, str | None]] = [
-                (c.ref, one_line(str(ex)) if over else f"unpack failed: {ex}")
-                for c in req.commands
+                (c.ref, one_line(str(ex)) if over else f"unpack failed: {ex}") for c in req.commands
             ]
             self._say(req, emit, [f"error: {ex}"])
             outcome.statuses = statuses
