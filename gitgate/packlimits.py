@@ -45,36 +45,41 @@ def _mb(n: int) -> str:
 
 
 class _Reader:
-    """Buffered reads from the spool with push-back (the bytes after a zlib stream's end)."""
+    """Buffered reads from the spool. Every read is a slice of the current buffer, so giving
+    back the bytes after a zlib stream's end (always a tail of the last read) is just moving
+    the position: no copying per object, which matters for packs of many small objects."""
 
     def __init__(self, f: BinaryIO) -> None:
         self.f = f
         self.buf = b""
+        self.pos = 0
 
-    def chunk(self) -> bytes:
-        if self.buf:
-            data, self.buf = self.buf, b""
-            return data
-        data = self.f.read(READ)
-        if not data:
-            raise PackFormatError("the pack is truncated")
+    def _fill(self) -> None:
+        if self.pos >= len(self.buf):
+            self.buf, self.pos = self.f.read(READ), 0
+            if not self.buf:
+                raise PackFormatError("the pack is truncated")
+
+    def take(self, n: int) -> bytes:
+        """Up to `n` bytes (at least one)."""
+        self._fill()
+        data = self.buf[self.pos : self.pos + n]
+        self.pos += len(data)
         return data
 
-    def unread(self, data: bytes) -> None:
-        self.buf = data + self.buf
+    def unread(self, n: int) -> None:
+        """Give back the last `n` bytes taken."""
+        self.pos -= n
 
     def byte(self) -> int:
-        data = self.chunk()
-        self.unread(data[1:])
-        return data[0]
+        self._fill()
+        self.pos += 1
+        return self.buf[self.pos - 1]
 
     def exact(self, n: int) -> bytes:
         out = b""
         while len(out) < n:
-            data = self.chunk()
-            take = n - len(out)
-            out += data[:take]
-            self.unread(data[take:])
+            out += self.take(n - len(out))
         return out
 
 
@@ -155,13 +160,16 @@ def _limit(size: int, limit: int, what: str, index: int) -> None:
 
 def _inflate(r: _Reader, size: int, *, delta: bool, check: Callable[[int], None]) -> int:
     """Inflate one entry's stream, dropping the output; return the object's size (a delta's
-    result size, read from its header)."""
+    result size, read from its header). Input is fed in growing steps: most objects are
+    small, and what zlib reads past their end is given back."""
     d = zlib.decompressobj()
     produced = 0
     head = b""
     result = -1 if delta else size
+    step = 1024
     while not d.eof:
-        data = d.unconsumed_tail or r.chunk()
+        data = d.unconsumed_tail or r.take(step)
+        step = min(step * 2, READ)
         try:
             out = d.decompress(data, OUT)
         except zlib.error:
@@ -176,7 +184,7 @@ def _inflate(r: _Reader, size: int, *, delta: bool, check: Callable[[int], None]
                 result, _ = _varint(head, pos)
                 if result >= 0:
                     check(result)
-    r.unread(d.unused_data)
+    r.unread(len(d.unused_data))
     if produced != size or result < 0:
         raise PackFormatError("the pack is corrupt (an object is smaller than its header)")
     return result

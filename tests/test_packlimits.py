@@ -49,6 +49,16 @@ def test_total_is_the_sum_of_inflated_sizes(tmp_path: Path) -> None:
     assert total == _sizes(work)
 
 
+def test_many_objects_across_read_buffers(tmp_path: Path) -> None:
+    """Hundreds of entries, some spanning the 64 KiB read buffer: every boundary is found."""
+    files = {f"f{i}.txt": f"line {i}\n".encode() * (i % 7 + 1) for i in range(400)}
+    files.update({f"r{i}.bin": os.urandom(50_000 + i) for i in range(5)})
+    work = _repo(tmp_path, files)
+    assert check_pack(_pack(work, "HEAD"), max_object_bytes=MiB, max_inflated_bytes=MiB) == (
+        _sizes(work)
+    )
+
+
 def test_big_blob_refused_from_its_header_before_inflating(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
