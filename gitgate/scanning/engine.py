@@ -165,7 +165,9 @@ def _exit_with(owner: int) -> None:
         return
 
     def watch() -> None:
-        select.select([fd], [], [])
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.poll()  # no timeout: returns when the owner has exited
         os._exit(1)
 
     threading.Thread(target=watch, name="owner-watch", daemon=True).start()
