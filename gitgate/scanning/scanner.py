@@ -235,6 +235,8 @@ class SecretScanner:
         return {key: tuple(sorted(hits)) for key, hits in raw.items()}
 
     def _ensure_pool(self) -> Pool:
+        if self._aborted:  # abort() ran after the caller's check: start nothing new
+            raise ScanAborted("the gate is shutting down")
         if self._pool is not None and self._pool_pid != os.getpid():
             self._pool = None  # inherited through a fork: its threads stayed in the parent
         if self._pool is None:
