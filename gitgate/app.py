@@ -15,7 +15,7 @@ from typing import Any
 
 import falcon
 
-from gitgate import __version__
+from gitgate import __version__, shutdown
 from gitgate.config import Config
 from gitgate.gitroutes import GitService, InfoRefs, ReceivePackResource, UploadPack
 from gitgate.runtime import Runtime, build_runtime
@@ -101,4 +101,15 @@ def get_app() -> falcon.App:
 
     cfg = config_mod.load(os.environ.get("GITGATE_CONFIG") or None)
     setup_logging(cfg.server.log_format, cfg.server.log_level)
-    return create_app(cfg)
+    app = create_app(cfg)
+    runtime = app.runtime
+    scanner = runtime.receive.scanner
+
+    def close() -> None:
+        runtime.close()
+        if scanner is not None:
+            scanner.abort()
+
+    # SIGTERM: stop scans now and refuse what they were checking, then gunicorn's own stop
+    shutdown.install(scanner.abort if scanner is not None else lambda: None, close)
+    return app

@@ -51,6 +51,8 @@ class ServerConfig:
     workers: int = 2
     threads: int = 8
     timeout: int = 3600
+    # SIGTERM: how long requests in flight (clones; relays) may take before the worker goes
+    graceful_timeout: int = 30
     public_url: str = ""
     log_format: str = "text"
     log_level: str = "info"
@@ -61,6 +63,9 @@ class StorageConfig:
     data_dir: str = ""
     max_push_bytes: int = 2 * 1024**3
     spool_memory_bytes: int = 1024 * 1024
+    # read from the pack's object headers before anything is inflated (gitgate/packlimits.py)
+    max_object_bytes: int = 100 * 1024**2
+    max_inflated_bytes: int = 2 * 1024**3
 
 
 @dataclass
@@ -204,7 +209,7 @@ class Config:
 
 
 # Keys whose TOML value is a duration string or seconds.
-_DURATION_KEYS = {"timeout", "time_budget", "queue_expiry"}
+_DURATION_KEYS = {"timeout", "graceful_timeout", "time_budget", "queue_expiry"}
 # Keys that take one string or a list of strings.
 _LIST_OR_STR = {"repos", "refs", "groups", "audience", "reviewers", "break_glass_groups"}
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -302,6 +307,11 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("upstream.app: give either upstream.token or upstream.app, not both")
     if cfg.upstream.app and not (cfg.upstream.app.app_id and cfg.upstream.app.installation_id):
         problems.append("upstream.app: app_id, installation_id and private_key are required")
+    if cfg.server.graceful_timeout < 1:
+        problems.append("server.graceful_timeout: must be at least 1 second")
+    for key in ("max_object_bytes", "max_inflated_bytes"):
+        if getattr(cfg.storage, key) < 1:
+            problems.append(f"storage.{key}: must be a positive number of bytes")
     if not re.match(r"^(sqlite:///|postgres(ql)?://)", cfg.database.url):
         problems.append("database.url: use sqlite:///path/to/file.db or postgresql://user@host/db")
     for i, h in enumerate(cfg.scan.allowlist_hashes):

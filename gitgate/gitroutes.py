@@ -8,6 +8,7 @@ helper), 403 naming the rule for an identity that may not do this.
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
 import time
@@ -19,6 +20,7 @@ import falcon
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 
+from gitgate import diskfull
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,
@@ -36,6 +38,14 @@ log = logging.getLogger("gitgate.git")
 SERVICES = ("git-upload-pack", "git-receive-pack")
 READ_CHUNK = 64 * 1024
 PASS_HEADERS = ("content-type", "cache-control", "expires", "pragma", "content-encoding")
+
+
+class SpoolDiskFull(Exception):
+    """The data dir filled up while spooling; `head` is what was kept in memory."""
+
+    def __init__(self, head: bytes, size: int) -> None:
+        super().__init__(size)
+        self.head, self.size = head, size
 
 
 class PushTooLarge(Exception):
@@ -337,6 +347,9 @@ class ReceivePackResource:
         except PushTooLarge as ex:
             resp.data = self._too_large(caller, ex, cfg.storage.max_push_bytes)
             return
+        except SpoolDiskFull as ex:
+            resp.data = self._disk_full(caller, ex)
+            return
         size = spool.tell()
         spool.seek(0)
         try:
@@ -370,6 +383,19 @@ class ReceivePackResource:
 
         resp.stream = self.svc.rt.receive.respond(caller, spool, parsed, on_done=done)
 
+    def _disk_full(self, caller: Caller, ex: SpoolDiskFull) -> bytes:
+        """The data dir is full: the gate's fault, said in-band on every ref (the head, kept
+        in memory, names them), with the request id; 503 if even the head is incomplete."""
+        reason = diskfull.message(caller.request_id)
+        diskfull.report("spooling a push", caller.request_id)
+        self.svc.audit(caller, "receive-pack", decision="error", error=reason, bytes_in=ex.size)
+        try:
+            parsed = parse_push_request(io.BytesIO(ex.head), check_pack=False)
+        except ProtocolError:
+            raise falcon.HTTPServiceUnavailable(description=f"gitgate: {reason}") from None
+        body = report("error gate out of disk space", [(c.ref, reason) for c in parsed.commands])
+        return wrap_report(parsed, body)
+
     def _too_large(self, caller: Caller, ex: PushTooLarge, limit: int) -> bytes:
         reason = (
             f"push of {ex.size / 1e6:.0f} MB or more exceeds the gate's limit of "
@@ -395,14 +421,26 @@ def spool_body(stream: BinaryIO, limit: int, memory: int, data_dir: str) -> Any:
     """
     spool = tempfile.SpooledTemporaryFile(max_size=memory, dir=data_dir)  # noqa: SIM115
     total = 0
-    while chunk := stream.read(READ_CHUNK):
-        total += len(chunk)
-        if total > limit:
-            spool.write(chunk[: len(chunk) - (total - limit)])  # the head names the refs
-            while total < 2 * limit and (more := stream.read(READ_CHUNK)):
-                total += len(more)
-            raise PushTooLarge(spool, total)  # type: ignore[arg-type]
-        spool.write(chunk)
+    head = bytearray()  # what was spooled in memory: enough to name the refs if the disk is full
+    try:
+        while chunk := stream.read(READ_CHUNK):
+            total += len(chunk)
+            if len(head) < memory:
+                head += chunk[: memory - len(head)]
+            if total > limit:
+                spool.write(chunk[: len(chunk) - (total - limit)])  # the head names the refs
+                while total < 2 * limit and (more := stream.read(READ_CHUNK)):
+                    total += len(more)
+                raise PushTooLarge(spool, total)  # type: ignore[arg-type]
+            spool.write(chunk)
+        spool.flush()
+    except OSError as ex:
+        if not diskfull.is_disk_full(ex):
+            raise
+        spool.close()  # an unlinked temporary file: closing it frees what it took
+        while total < limit and (more := stream.read(READ_CHUNK)):
+            total += len(more)  # read to the end, so git reads the answer, not a broken pipe
+        raise SpoolDiskFull(bytes(head), total) from None
     return spool
 
 

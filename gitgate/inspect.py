@@ -10,6 +10,7 @@ import contextlib
 import logging
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,6 +19,7 @@ from dulwich.pack import UnresolvedDeltas
 from gitgate.checks.base import Check, CheckContext, Verdict
 from gitgate.config import Rule
 from gitgate.mirror import Mirrors, Quarantine
+from gitgate.packlimits import PackFormatError, PackLimitExceeded, check_pack
 from gitgate.protocol import Command, PushRequest
 from gitgate.push import MissingObjects, Push, build_push
 
@@ -28,12 +30,40 @@ class UnpackError(Exception):
     """The pack could not be unpacked; the message is safe to show the client."""
 
 
-def _add_pack(q: Quarantine, spool: BinaryIO, req: PushRequest, limit: int) -> int:
+class OverLimit(UnpackError):
+    """The pack is over a size limit of the gate's config (the agent's to fix)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one push may make the gate read and inflate (0: no bound)."""
+
+    max_bytes: int = 0
+    max_object_bytes: int = 0
+    max_inflated_bytes: int = 0
+
+
+def _add_pack(q: Quarantine, spool: BinaryIO, req: PushRequest, limits: Limits) -> int:
     spool.seek(0, 2)
     size = spool.tell() - req.pack_offset
     if not req.needs_pack:
         return 0
     spool.seek(req.pack_offset)
+    hash_size = 32 if b"object-format=sha256" in req.capabilities else 20
+    try:
+        # before dulwich sees it: dulwich inflates every object whole, in memory
+        check_pack(
+            spool,
+            max_object_bytes=limits.max_object_bytes,
+            max_inflated_bytes=limits.max_inflated_bytes,
+            hash_size=hash_size,
+        )
+    except PackLimitExceeded as ex:
+        raise OverLimit(str(ex)) from None
+    except PackFormatError as ex:
+        raise UnpackError(str(ex)) from None
+    spool.seek(req.pack_offset)
+    limit = limits.max_bytes
 
     def read_all(n: int) -> bytes:
         data = spool.read(n)
@@ -51,6 +81,8 @@ def _add_pack(q: Quarantine, spool: BinaryIO, req: PushRequest, limit: int) -> i
         raise MissingObjects(f"{len(ex.shas)} unresolved delta base(s)") from None
     except UnpackError:
         raise
+    except OSError:
+        raise  # the gate's own disk (full, failing): never "the pack is corrupt"
     except Exception as ex:
         # APPSEC: the message of a zlib/delta error can quote pack bytes; show only its type.
         log.info("unpack failed: %s", type(ex).__name__)
@@ -66,14 +98,14 @@ def unpacked(
     req: PushRequest,
     commands: Sequence[Command],
     *,
-    max_bytes: int = 0,
+    limits: Limits | None = None,
 ) -> Iterator[tuple[Quarantine, Push]]:
     """Yield the quarantine and the Push built for `commands` (the updates worth inspecting:
     a ref the pusher may not write is refused without walking its history), fetching the
     mirror once if it is behind."""
     mirror = mirrors.ensure(repo)
     with mirrors.in_use(repo):
-        yield from _unpacked(mirrors, repo, mirror, spool, req, commands, max_bytes)
+        yield from _unpacked(mirrors, repo, mirror, spool, req, commands, limits or Limits())
 
 
 def _unpacked(
@@ -83,7 +115,7 @@ def _unpacked(
     spool: BinaryIO,
     req: PushRequest,
     commands: Sequence[Command],
-    max_bytes: int,
+    limits: Limits,
 ) -> Iterator[tuple[Quarantine, Push]]:
     fetched = False
     if not (mirror / "packed-refs").exists() and not any(
@@ -94,7 +126,7 @@ def _unpacked(
     while True:
         q = Quarantine(mirrors, repo)
         try:
-            size = _add_pack(q, spool, req, max_bytes)
+            size = _add_pack(q, spool, req, limits)
             push = Push(
                 repo=repo,
                 updates=[],

@@ -28,6 +28,8 @@ from dulwich.object_store import DiskObjectStore
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref
 
+from gitgate import diskfull
+from gitgate.diskfull import DiskFull
 from gitgate.upstream import Upstream, UpstreamError
 
 log = logging.getLogger("gitgate.mirror")
@@ -118,14 +120,21 @@ class Mirrors:
         with self._lock(repo):
             if not (path / "objects").is_dir():
                 tmp = path.with_name(path.name + f".init-{uuid.uuid4().hex}")
-                for cmd in (
-                    ["git", "init", "--bare", "--quiet", str(tmp)],
-                    # no automatic gc or maintenance: see compact()
-                    ["git", "--git-dir", str(tmp), "config", "gc.auto", "0"],
-                    ["git", "--git-dir", str(tmp), "config", "maintenance.auto", "false"],
-                ):
-                    subprocess.run(cmd, check=True, env=git_env(), capture_output=True)
-                os.rename(tmp, path)
+                try:
+                    for cmd in (
+                        ["git", "init", "--bare", "--quiet", str(tmp)],
+                        # no automatic gc or maintenance: see compact()
+                        ["git", "--git-dir", str(tmp), "config", "gc.auto", "0"],
+                        ["git", "--git-dir", str(tmp), "config", "maintenance.auto", "false"],
+                    ):
+                        subprocess.run(cmd, check=True, env=git_env(), capture_output=True)
+                    os.rename(tmp, path)
+                except (OSError, subprocess.CalledProcessError) as ex:
+                    shutil.rmtree(tmp, ignore_errors=True)  # never a half-made mirror
+                    stderr = getattr(ex, "stderr", b"") or b""
+                    if diskfull.in_output(stderr.decode("utf-8", "replace")):
+                        raise DiskFull(f"could not create the mirror of {repo}") from None
+                    raise
         return path
 
     def fetch(self, repo: str) -> None:
@@ -150,8 +159,11 @@ class Mirrors:
                 timeout=self.upstream.timeout,
             )
         if proc.returncode != 0:
+            stderr = proc.stderr.decode("utf-8", "replace")
+            if diskfull.in_output(stderr):  # the gate's disk, not upstream
+                raise DiskFull(f"could not fetch {repo} into its mirror")
             # git's stderr names the URL, never the extra header; keep only the last line.
-            lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            lines = stderr.strip().splitlines()
             detail = lines[-1] if lines else f"exit {proc.returncode}"
             log.warning("mirror fetch for %s failed: %s", repo, detail)
             if self.upstream.credential and ("401" in detail or "403" in detail):
@@ -188,11 +200,15 @@ class Quarantine:
         self.dir = Path(tempfile.mkdtemp(prefix="push-", dir=mirrors.quarantine_root))
         self.objects = self.dir / "objects"
         self.mirror_objects = mirrors.path(repo) / "objects"
-        DiskObjectStore.init(str(self.objects)).close()
-        # Written directly: dulwich's add_alternate_path lists the new alternate twice (it
-        # appends to the list it just read back from the file), doubling every miss.
-        (self.objects / "info" / "alternates").write_text(f"{self.mirror_objects}\n")
-        self.store = DiskObjectStore(str(self.objects))
+        try:
+            DiskObjectStore.init(str(self.objects)).close()
+            # Written directly: dulwich's add_alternate_path lists the new alternate twice (it
+            # appends to the list it just read back from the file), doubling every miss.
+            (self.objects / "info" / "alternates").write_text(f"{self.mirror_objects}\n")
+            self.store = DiskObjectStore(str(self.objects))
+        except BaseException:
+            shutil.rmtree(self.dir, ignore_errors=True)  # a full disk leaves no half quarantine
+            raise
         # the alternate *is* the mirror's store: one set of pack indexes per push, not two
         (self.mirror_store,) = self.store.alternates
 

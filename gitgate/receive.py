@@ -17,10 +17,10 @@ from typing import Any, BinaryIO, Protocol
 
 from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
 
-from gitgate import messages
+from gitgate import diskfull, messages, shutdown
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
-from gitgate.inspect import UnpackError, run_checks, unpacked
+from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.policy import RefDecision, break_glass_reason, decide, rule_for
 from gitgate.protocol import (
@@ -100,6 +100,7 @@ class ReceivePack:
         self.scanner = scanner
         self.queue = queue
         self.review_hint = review_hint
+        self.stopping = shutdown.STOPPING  # set in a gunicorn worker by SIGTERM
 
     def respond(
         self,
@@ -116,9 +117,17 @@ class ReceivePack:
             try:
                 events.put(self._process(caller, spool, req, events.put, outcome))
             except Exception as ex:
-                log.exception("push to %s failed inside the gate", caller.repo)
-                outcome.error = f"internal error: {type(ex).__name__}"
-                reason = f"gitgate internal error (request {caller.request_id})"
+                full = diskfull.is_disk_full(ex)
+                if full:  # the gate's fault, not the pack's nor upstream's: say so
+                    diskfull.report(f"receiving a push to {caller.repo}", caller.request_id)
+                    reason = diskfull.message(caller.request_id)
+                    self._say(req, events.put, [f"error: {reason}"])
+                else:
+                    log.exception("push to %s failed inside the gate", caller.repo)
+                    reason = f"gitgate internal error (request {caller.request_id})"
+                outcome.error = (
+                    "out of disk space" if full else f"internal error: {type(ex).__name__}"
+                )
                 outcome.statuses = [(c.ref, reason) for c in req.commands]
                 events.put(self._final(req, "ok", outcome.statuses, {}))
             finally:
@@ -170,10 +179,17 @@ class ReceivePack:
                 spool,
                 req,
                 inspect,
-                max_bytes=self.config.storage.max_push_bytes,
+                limits=Limits(
+                    max_bytes=self.config.storage.max_push_bytes,
+                    max_object_bytes=self.config.storage.max_object_bytes,
+                    max_inflated_bytes=self.config.storage.max_inflated_bytes,
+                ),
             ) as (quarantine, push):
                 ctx = CheckContext(self.config, self.scanner, caller.identity, caller.request_id)
                 verdicts = run_checks(self.checks, push, writable, ctx) if writable else []
+                if self.stopping.is_set():
+                    # SIGTERM: scans were stopped mid-way; nothing half-checked goes anywhere
+                    return self._shutting_down(caller, req, emit, outcome)
                 decisions = decide(
                     req.commands,
                     rules,
@@ -186,17 +202,35 @@ class ReceivePack:
                 return self._act(caller, spool, req, decisions, quarantine, push, emit, outcome)
         except UnpackError as ex:
             outcome.error = str(ex)
+            over = isinstance(ex, OverLimit)  # not a broken pack: a push over the limits
             statuses: list[tuple[bytes, str | None]] = [
-                (c.ref, f"unpack failed: {ex}") for c in req.commands
+                (c.ref, one_line(str(ex)) if over else f"unpack failed: {ex}") for c in req.commands
             ]
             self._say(req, emit, [f"error: {ex}"])
             outcome.statuses = statuses
-            return self._final(req, "error " + one_line(str(ex)), statuses, {})
+            unpack = "push over the gate's size limits" if over else one_line(str(ex))
+            return self._final(req, "error " + unpack, statuses, {})
         except UpstreamError as ex:
             outcome.error = str(ex)
             self._say(req, emit, [f"error: {ex}"])
             outcome.statuses = [(c.ref, one_line(str(ex))) for c in req.commands]
             return self._final(req, "ok", outcome.statuses, {})
+
+    def _shutting_down(
+        self,
+        caller: Caller,
+        req: PushRequest,
+        emit: Callable[[bytes], None],
+        outcome: PushOutcome,
+    ) -> bytes:
+        reason = (
+            f"the gate is shutting down (request {caller.request_id}): nothing was relayed or "
+            "queued; push again in a minute"
+        )
+        outcome.error = "shutting down"
+        outcome.statuses = [(c.ref, reason) for c in req.commands]
+        self._say(req, emit, [f"error: {reason}"])
+        return self._final(req, "ok", outcome.statuses, {})
 
     def _act(
         self,

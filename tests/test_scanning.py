@@ -151,3 +151,38 @@ def test_closed_scanner_refuses_work() -> None:
     scanner.close()
     with pytest.raises(RuntimeError):
         scanner.scan([blob(b"x = 1\n")], budget_s=BUDGET)
+
+
+def test_abort_stops_a_scan_in_progress_and_its_workers() -> None:
+    """Shutdown (gitgate/shutdown.py): a scan caught mid-way ends at once with ScanAborted,
+    and its worker processes are gone, without waiting for the budget."""
+    import threading
+
+    from gitgate.scanning import ScanAborted
+
+    slow = blob(("\n".join([SLOW_LINE] * 20) + "\n").encode(), "slow.py")
+    scanner = SecretScanner(workers=1)
+    scanner.scan([blob(b"x = 1\n")], budget_s=BUDGET)  # the pool is up
+    assert scanner._pool is not None
+    workers = list(scanner._pool._pool)  # type: ignore[attr-defined]
+    outcome: list[BaseException] = []
+
+    def scan() -> None:
+        try:
+            scanner.scan([slow], budget_s=BUDGET)
+        except BaseException as ex:
+            outcome.append(ex)
+
+    thread = threading.Thread(target=scan)
+    thread.start()
+    while scanner._wake is None or scanner._wake.is_set():  # the scan has started waiting
+        thread.join(0.01)
+    started = time.monotonic()
+    scanner.abort()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], ScanAborted)
+    assert time.monotonic() - started < 10  # undefended, the scan runs ~80 s
+    assert all(not w.is_alive() for w in workers)
+    with pytest.raises(ScanAborted):
+        scanner.scan([blob(b"y = 2\n")], budget_s=BUDGET)

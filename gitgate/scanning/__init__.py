@@ -8,7 +8,7 @@
 `prefilter` and `hints` (which lines detect-secrets needs to see at all).
 """
 
-from gitgate.scanning.model import ScanError, ScanTimeout, SecretHit
+from gitgate.scanning.model import ScanAborted, ScanError, ScanTimeout, SecretHit
 from gitgate.scanning.scanner import SecretScanner
 
-__all__ = ["ScanError", "ScanTimeout", "SecretHit", "SecretScanner"]
+__all__ = ["ScanAborted", "ScanError", "ScanTimeout", "SecretHit", "SecretScanner"]

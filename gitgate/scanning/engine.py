@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
+import select
+import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -136,10 +139,38 @@ def _whole_tokens(plugin: Any, value: str, line: str) -> list[str]:
     return whole or [value]
 
 
-def init_worker() -> None:
+def init_worker(owner: int = 0) -> None:
     """Pool initializer: configure once; detect-secrets' own logger stays quiet."""
+    if owner:
+        _exit_with(owner)
     logging.getLogger("detect-secrets").disabled = True
     configure()
+
+
+def _exit_with(owner: int) -> None:
+    """End this worker as soon as `owner` (the gate process that made the pool) is gone,
+    however it went (a kill -9 included), even in the middle of a scan.
+
+    Neither the pool nor the fork server notices on its own: each worker holds the write end
+    of the fork server's "alive" pipe and of its own task queue, so no EOF ever comes, and a
+    worker deep in a slow line keeps scanning for minutes. A pidfd (Linux >= 5.3) becomes
+    readable when the process exits; a daemon thread waits on it. Where there is no pidfd,
+    nothing changes.
+    """
+    try:
+        fd = os.pidfd_open(owner)
+    except ProcessLookupError:
+        os._exit(1)  # already gone
+    except (AttributeError, OSError):
+        return
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        poller.poll()  # no timeout: returns when the owner has exited
+        os._exit(1)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 
 
 def scan_task(items: list[WorkItem]) -> list[tuple[int, list[RawHit]]]:

@@ -27,3 +27,7 @@ class ScanError(Exception):
 
 class ScanTimeout(ScanError):
     """The scan exceeded its time budget; the worker processes were killed."""
+
+
+class ScanAborted(ScanError):
+    """The gate is shutting down: the scan was stopped with its worker processes."""

@@ -23,7 +23,7 @@ from multiprocessing.pool import Pool
 
 from gitgate.scanning import engine
 from gitgate.scanning.cache import LruCache
-from gitgate.scanning.model import RawHit, ScanTimeout, SecretHit
+from gitgate.scanning.model import RawHit, ScanAborted, ScanTimeout, SecretHit
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,8 @@ class SecretScanner:
         self._pool: Pool | None = None
         self._pool_pid = 0
         self._closed = False
+        self._aborted = False
+        self._wake: threading.Event | None = None  # set when the scan in progress may stop
         self._stats_lock = threading.Lock()
         self.blobs_scanned = 0
         self.cache_hits = 0
@@ -157,6 +159,15 @@ class SecretScanner:
             self._closed = True
             self._discard_pool()
 
+    def abort(self) -> None:
+        """Stop the workers now, for shutdown: a scan in progress raises ScanAborted at once
+        (it does not wait for the lock it holds). The scanner cannot be used after."""
+        self._aborted = self._closed = True
+        wake = self._wake
+        if wake is not None:
+            wake.set()
+        self._discard_pool()
+
     def __enter__(self) -> SecretScanner:
         return self
 
@@ -187,15 +198,32 @@ class SecretScanner:
         if not self._lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise ScanTimeout("secret scan budget spent waiting for another scan")
         try:
+            self._wake = done = threading.Event()
+            if self._aborted:
+                raise ScanAborted("the gate is shutting down")
             if self._closed:
                 raise RuntimeError("the secret scanner is closed")
-            pending = self._ensure_pool().map_async(engine.scan_task, tasks, chunksize=1)
             try:
-                results = pending.get(timeout=max(0.0, deadline - time.monotonic()))
-            except multiprocessing.TimeoutError:
+                pending = self._ensure_pool().map_async(
+                    engine.scan_task,
+                    tasks,
+                    chunksize=1,
+                    callback=lambda _: done.set(),
+                    error_callback=lambda _: done.set(),
+                )
+            except ValueError:  # "Pool not running": abort() got there first
+                if self._aborted:
+                    raise ScanAborted("the gate is shutting down") from None
+                raise
+            finished = done.wait(timeout=max(0.0, deadline - time.monotonic()))
+            if self._aborted:
+                raise ScanAborted("the gate is shutting down")
+            if not finished:
                 log.warning("secret scan over budget: stopping its worker processes")
                 self._discard_pool()
-                raise ScanTimeout("secret scan exceeded its time budget") from None
+                raise ScanTimeout("secret scan exceeded its time budget")
+            # the callbacks run just before the result is marked ready: wait for that too
+            results = pending.get(timeout=max(1.0, deadline - time.monotonic()))
             with self._stats_lock:
                 self.blobs_scanned += len(keys)
         finally:
@@ -207,17 +235,21 @@ class SecretScanner:
         return {key: tuple(sorted(hits)) for key, hits in raw.items()}
 
     def _ensure_pool(self) -> Pool:
+        if self._aborted:  # abort() ran after the caller's check: start nothing new
+            raise ScanAborted("the gate is shutting down")
         if self._pool is not None and self._pool_pid != os.getpid():
             self._pool = None  # inherited through a fork: its threads stayed in the parent
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
             # The fork server imports the engine once; each new worker is a cheap fork of it.
             context.set_forkserver_preload([engine.__name__])
-            self._pool = context.Pool(self._workers, initializer=engine.init_worker)
+            self._pool = context.Pool(
+                self._workers, initializer=engine.init_worker, initargs=(os.getpid(),)
+            )
             self._pool_pid = os.getpid()
         return self._pool
 
     def _discard_pool(self) -> None:
-        if self._pool is not None and self._pool_pid == os.getpid():
-            self._pool.terminate()
-        self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is not None and self._pool_pid == os.getpid():
+            pool.terminate()
