@@ -95,6 +95,7 @@ class OidcConfig:
     groups_claim: str = "groups"
     subject_claim: str = "sub"
     leeway: int = 30
+    jwks_timeout: int = 3
 
 
 @dataclass
@@ -204,7 +205,7 @@ class Config:
 
 
 # Keys whose TOML value is a duration string or seconds.
-_DURATION_KEYS = {"timeout", "time_budget", "queue_expiry"}
+_DURATION_KEYS = {"timeout", "time_budget", "queue_expiry", "jwks_timeout"}
 # Keys that take one string or a list of strings.
 _LIST_OR_STR = {"repos", "refs", "groups", "audience", "reviewers", "break_glass_groups"}
 _CHOICES: dict[str, tuple[str, ...]] = {

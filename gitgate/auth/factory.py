@@ -40,6 +40,7 @@ def oidc_issuers(config: Config) -> list[OidcIssuerConfig]:
             groups_claim=o.groups_claim,
             subject_claim=o.subject_claim,
             leeway_s=o.leeway,
+            jwks_timeout_s=o.jwks_timeout,
         )
         for i, o in enumerate(config.auth.oidc)
     ]
