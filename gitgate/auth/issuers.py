@@ -49,6 +49,7 @@ class GateIssuerConfig:
     audience: str = "gitgate"
     algorithm: str = "EdDSA"  # Ed25519; or "ES256" (P-256) where Ed25519 is not accepted
     leeway_s: int = 30
+    max_ttl_s: int = 90 * 86400  # auth.max_token_ttl
 
     def __post_init__(self) -> None:
         self.key_dir = Path(self.key_dir)
@@ -58,6 +59,8 @@ class GateIssuerConfig:
                 f"{', '.join(GATE_ALGORITHMS)}"
             )
         _check_common(self.name, self.issuer, self.leeway_s)
+        if self.max_ttl_s <= 0:
+            raise ValueError(f"auth issuer {self.name!r}: max_token_ttl must be positive")
 
 
 @dataclass
