@@ -71,11 +71,12 @@ def test_hanging_identity_provider_does_not_stall_a_gate_token_clone(
         path = f"/{repo}.git/info/refs?service=git-upload-pack"
         statuses: list[tuple[int, str]] = []
 
-        def forged() -> None:
-            bad = j.mint(j.rsa_key(), j.claims(iss=SLOW_ISS, aud="gitgate"), kid="forged")
-            statuses.append(_status(port, path, bad))
-
-        threads = [threading.Thread(target=forged) for _ in range(20)]
+        key = j.rsa_key()
+        forged = [j.mint(key, j.claims(iss=SLOW_ISS, aud="gitgate"), kid="x") for _ in range(20)]
+        threads = [
+            threading.Thread(target=lambda t=t: statuses.append(_status(port, path, t)))
+            for t in forged
+        ]
         for t in threads:
             t.start()
         assert hanging.wait_for(1)
