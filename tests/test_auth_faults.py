@@ -1,7 +1,8 @@
 """The gate's own faults are not blamed on the agent (issue #8 section 4, database part).
 
 A 401 makes git's credential helper erase the agent's stored token; a database that went away
-must give 503 with ``Retry-After`` instead, and ``serve`` must say so in one line.
+or an identity provider that is down must give 503 with ``Retry-After`` instead, and ``serve``
+must say so in one line.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures import db as dbfix
+from tests.fixtures import jwks as j
 from tests.fixtures.gate import GateServer
 from tests.fixtures.service import base_env
 from tests.fixtures.tcpproxy import TcpProxy
@@ -122,3 +124,30 @@ def test_serve_with_unreachable_database_says_one_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("gitgate: cannot reach the database") and "database.url" in lines[0]
+
+
+def test_identity_provider_down_is_503_for_its_tokens_only(
+    make_gate: Any,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, repo = seeded
+    idp = "https://idp.example.test"
+    oidc = {"name": "idp", "issuer": idp, "audience": "gitgate", "jwks_url": j.closed_port_url()}
+    gate = make_gate(RULES, sections={"auth": {"required": True, "oidc": [oidc]}})
+    key = j.rsa_key()
+    token = j.mint(key, j.claims(iss=idp, aud="gitgate", groups=["agents"]), kid="k1")
+    creds = tmp_path / "creds"
+    creds.write_text(f"http://svc:{token}@127.0.0.1:{gate.server.server_port}\n")
+    helper = ["-c", f"credential.helper=store --file={creds}"]
+    result = git(*helper, "clone", "-q", gate.remote(repo), str(tmp_path / "down"), check=False)
+    assert result.returncode != 0
+    assert token in creds.read_text()  # a 401 would have made git erase it
+    status, headers, body = _get(gate, f"/{repo}.git/info/refs?service=git-upload-pack", token)
+    assert status == 503 and int(headers["retry-after"]) > 0
+    assert "issuer idp" in body and "gate's fault" in body
+    # the gate's own tokens are not held up by the dead provider
+    assert gate.cli("token", "issue", "--subject", "agent-7", "--group", "agents") == 0
+    own = capsys.readouterr().out.strip()
+    git("clone", "-q", gate.remote(repo, own), str(tmp_path / "own"))
