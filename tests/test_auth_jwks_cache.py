@@ -135,3 +135,53 @@ def test_whole_fetch_has_a_deadline_and_a_size_cap(tmp_path: Path) -> None:
         cache = JwksCache("big", server.url, timeout_s=5)
         with pytest.raises(AuthUnavailable, match="no usable signing keys for issuer big"):
             cache.key("k1")
+
+
+def test_known_keys_outlive_their_cache_while_the_provider_is_down() -> None:
+    key = j.rsa_key()
+    now = [0.0]
+    with j.jwks_server(j.rsa_jwk(key, "k1")) as server:
+        cache = JwksCache("idp", server.url, cache_s=300, clock=lambda: now[0])
+        assert cache.key("k1").key_id == "k1"
+        server.status = 500
+        now[0] += 301  # the set is stale: one refresh is tried, fails, the known key still works
+        assert cache.key("k1").key_id == "k1"
+        assert cache.key("k1").key_id == "k1"  # during the backoff: no new request
+        assert server.hits == 2
+        with pytest.raises(AuthUnavailable, match="cannot fetch signing keys of issuer idp"):
+            cache.key("k2")  # a key it never had cannot be made up
+        assert server.hits == 2
+
+
+def test_a_drip_fed_answer_cannot_stretch_the_deadline() -> None:
+    """One byte per 50 ms never trips a per-read timeout; the whole-fetch deadline does."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent = [0]
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+        try:
+            for _ in range(400):  # 20 s of body if nobody hangs up
+                if stop.wait(0.05):
+                    break
+                conn.sendall(b" ")
+                sent[0] += 1
+        except OSError:
+            pass  # the gate hung up: what this test wants
+        conn.close()
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/jwks.json"
+    cache = JwksCache("drip", url, timeout_s=0.5)
+    with pytest.raises(AuthUnavailable, match="cannot fetch signing keys of issuer drip"):
+        cache.key("k1")
+    stop.set()
+    thread.join(10)
+    listener.close()
+    assert sent[0] < 400  # the gate gave up long before the body ended
