@@ -93,13 +93,20 @@ def test_database_unreachable_is_503_and_git_keeps_the_token(
     assert token in creds.read_text()
 
 
-def test_serve_with_unreachable_database_says_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgresql://postgres:pw-xyz@127.0.0.1:{port}/gitgate", "cannot reach the database"),
+        ("sqlite:////nonexistent/gitgate-dir/gitgate.db", "database.url: directory"),
+    ],
+)
+def test_serve_with_unreachable_database_says_one_line(tmp_path: Path, url: str, says: str) -> None:
     config = tmp_path / "gate.toml"
     config.write_text(
         dumps(
             {
                 "storage": {"data_dir": str(tmp_path / "data")},
-                "database": {"url": f"postgresql://postgres@127.0.0.1:{_closed_port()}/gitgate"},
+                "database": {"url": url.format(port=_closed_port())},
             }
         )
     )
@@ -123,7 +130,8 @@ def test_serve_with_unreachable_database_says_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("gitgate: cannot reach the database") and "database.url" in lines[0]
+    assert lines[0].startswith(f"gitgate: {says}") and "database.url" in lines[0]
+    assert "pw-xyz" not in result.stderr
 
 
 def test_identity_provider_down_is_503_for_its_tokens_only(

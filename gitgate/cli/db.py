@@ -45,7 +45,11 @@ def upgrade_database(cfg: Config, *, quiet: bool = False) -> list[int]:
     from gitgate.db.migrations import current_version
     from gitgate.db.migrations import upgrade as run_upgrade
 
-    database = open_configured(cfg)
+    try:
+        database = open_configured(cfg)
+    except ValueError as ex:  # the URL names nothing usable (never repeats the URL itself)
+        print(f"gitgate: database.url: {ex}", file=sys.stderr)
+        raise SystemExit(3) from None
     try:
         with database.connection_context():
             applied = run_upgrade(database)
