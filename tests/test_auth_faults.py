@@ -89,6 +89,11 @@ def test_database_unreachable_is_503_and_git_keeps_the_token(
     result = git(*helper, "clone", "-q", gate.remote(repo), str(tmp_path / "down"), check=False)
     assert result.returncode != 0
     assert "503" in result.stderr or "gate's fault" in result.stderr
+    conn = http.client.HTTPConnection("127.0.0.1", gate.server.server_port, timeout=60)
+    conn.request("GET", "/readyz")
+    ready = conn.getresponse()
+    assert ready.status == 503 and b"database unreachable" in ready.read()
+    conn.close()
     # git erases a stored credential only on 401: the agent's token survives the outage
     assert token in creds.read_text()
 

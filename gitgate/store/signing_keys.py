@@ -102,7 +102,12 @@ class DbKeyStore:
                 return hit[0]
         with connection():
             row = GateSigningKey.get_or_none(GateSigningKey.kid == kid)
-            if row is None and self._legacy_kid() == kid and not GateSigningKey.select().exists():
+            if (
+                row is None
+                and self.legacy_dir is not None
+                and not GateSigningKey.select().exists()  # cheap, and false after the first key
+                and self._legacy_kid() == kid
+            ):
                 row = self._first_key()  # an upgraded gate: its old key, tokens and all
         if row is None:
             with self._lock:
