@@ -100,6 +100,7 @@ class OidcConfig:
     groups_claim: str = "groups"
     subject_claim: str = "sub"
     leeway: int = 30
+    jwks_timeout: int = 3
 
 
 @dataclass
@@ -108,6 +109,8 @@ class AuthConfig:
     gate_issuer: bool = True
     gate_algorithm: str = "EdDSA"
     gate_audience: str = "gitgate"
+    key_secret: str = ""
+    max_token_ttl: int = 90 * 86400
     oidc: list[OidcConfig] = field(default_factory=list)
 
 
@@ -209,7 +212,14 @@ class Config:
 
 
 # Keys whose TOML value is a duration string or seconds.
-_DURATION_KEYS = {"timeout", "graceful_timeout", "time_budget", "queue_expiry"}
+_DURATION_KEYS = {
+    "timeout",
+    "graceful_timeout",
+    "time_budget",
+    "queue_expiry",
+    "jwks_timeout",
+    "max_token_ttl",
+}
 # Keys that take one string or a list of strings.
 _LIST_OR_STR = {"repos", "refs", "groups", "audience", "reviewers", "break_glass_groups"}
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -319,6 +329,10 @@ def _validate(cfg: Config, problems: list[str]) -> None:
             problems.append(
                 f"scan.allowlist_hashes[{i}]: use the hex hash agents are shown (12 to 40 digits)"
             )
+    if cfg.auth.key_secret and not cfg.auth.key_secret.startswith(("env:", "file:")):
+        problems.append('auth.key_secret: write "env:NAME" or "file:/path", never the secret')
+    if cfg.auth.max_token_ttl <= 0:
+        problems.append("auth.max_token_ttl: must be a positive duration, e.g. 90d")
     for i, o in enumerate(cfg.auth.oidc):
         if not o.issuer or not o.audience:
             problems.append(f"auth.oidc[{i}]: issuer and audience are required")

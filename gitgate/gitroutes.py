@@ -3,7 +3,8 @@
 Fetches stream straight through (no whole body is ever held); pushes are spooled whole, then
 inspected (see gitgate.receive). Who may do what is decided here, before any byte goes upstream:
 401 with `WWW-Authenticate: Basic` for missing or bad credentials (git then asks its credential
-helper), 403 naming the rule for an identity that may not do this.
+helper), 403 naming the rule for an identity that may not do this, 503 with `Retry-After` when
+the gate cannot decide through its own fault (database or identity provider down).
 """
 
 from __future__ import annotations
@@ -96,10 +97,21 @@ class GitService:
             source_addr=req.remote_addr or "",
             request_id=req.context.request_id,
         )
-        from gitgate.auth import AuthError
+        from gitgate.auth import AuthError, AuthUnavailable
 
         try:
             return self.rt.identify(req.get_header("Authorization"), caller)
+        except AuthUnavailable as ex:
+            # The gate's fault (database, identity provider): never a 401, which would make
+            # git's credential helper erase the agent's good token.
+            self.audit(caller, service, decision="error", error=str(ex))
+            raise falcon.HTTPServiceUnavailable(
+                title="gate unavailable",
+                description=f"gitgate: {ex} (request {caller.request_id}). This is the gate's "
+                "fault, not your token's: keep your credentials and try again in "
+                f"{ex.retry_after_s} s; if it persists, tell the gitgate admin.",
+                retry_after=ex.retry_after_s,
+            ) from None
         except AuthError as ex:
             self.audit(caller, service, decision="unauthenticated", error=str(ex))
             raise falcon.HTTPUnauthorized(

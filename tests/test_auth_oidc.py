@@ -65,7 +65,10 @@ def test_unknown_kid_after_refresh_is_refused(
         auth = _auth(tmp_path, server.url)
         with pytest.raises(AuthError, match=r"unknown signing key \(kid\)"):
             auth.authenticate(_bearer(keys[1], "nope"))
-        assert server.hits == 2  # the first fetch, then one forced refresh
+        assert server.hits == 1  # the set was fetched for this very token: no second fetch
+        with pytest.raises(AuthError, match=r"unknown signing key \(kid\)"):
+            auth.authenticate(_bearer(keys[1], "nope"))
+        assert server.hits == 2  # a later unknown kid forces one refresh (no cooldown here)
 
 
 def test_refresh_cooldown_keeps_forged_kids_from_hammering_the_idp(

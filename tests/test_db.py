@@ -57,6 +57,7 @@ def test_postgres_url_parts_reach_the_driver_and_errors_hide_the_password() -> N
     assert db.database == "gate"
     assert db.connect_params == {
         "application_name": "gitgate",
+        "connect_timeout": 10,  # an unreachable server fails in seconds, not minutes
         "sslmode": "require",
         "host": "db.example",
         "port": 6543,

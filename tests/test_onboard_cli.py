@@ -49,6 +49,7 @@ def test_agent_setup_issues_a_working_token_and_prints_plain_lines(
         (["--repo", "acme"], "", "--repo: write owner/name"),
         (["--repo", "acme/app", "--ttl", "soon"], "", "--ttl: not a duration"),
         (["--repo", "acme/app"], "[auth]\ngate_issuer = false\n", "pass --token-file"),
+        (["--repo", "acme/app", "--ttl", "400d"], "", "over auth.max_token_ttl"),
     ],
 )
 def test_agent_setup_refusals_say_what_to_do(

@@ -7,12 +7,13 @@ or raises ``AuthError`` whose message can be shown to the client as is.
 
 from gitgate.auth.authenticator import Authenticator, token_from_header
 from gitgate.auth.gate import GateIssuer
-from gitgate.auth.identity import AuthError, Identity
+from gitgate.auth.identity import AuthError, AuthUnavailable, Identity
 from gitgate.auth.issuers import GateIssuerConfig, OidcIssuerConfig
 from gitgate.auth.revocation import FileRevocationStore, RevocationStore
 
 __all__ = [
     "AuthError",
+    "AuthUnavailable",
     "Authenticator",
     "FileRevocationStore",
     "GateIssuer",

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import jwt
 
 from gitgate.auth.gate import GateIssuer
-from gitgate.auth.identity import AuthError, Identity
+from gitgate.auth.identity import AuthError, AuthUnavailable, Identity
 from gitgate.auth.issuers import OidcIssuerConfig
 from gitgate.auth.oidc import OidcVerifier
 from gitgate.auth.revocation import RevocationStore, ensure_not_revoked
@@ -83,10 +83,18 @@ class Authenticator:
         verifier = self._by_iss.get(iss)
         if verifier is None:
             raise AuthError("unknown issuer")
-        identity = verifier.verify(token, header)
-        gate_checked = verifier is self._gate and self._gate.revocations is self.revocations
-        if identity.token_id is not None and not gate_checked:
-            ensure_not_revoked(self.revocations, identity.token_id)
+        try:
+            identity = verifier.verify(token, header)
+            gate_checked = verifier is self._gate and self._gate.revocations is self.revocations
+            if identity.token_id is not None and not gate_checked:
+                ensure_not_revoked(self.revocations, identity.token_id)
+        except AuthError:
+            raise
+        except Exception as ex:
+            # Not a verdict on the token: the gate itself failed (database, key store). Fail
+            # closed, but as the gate's fault so the agent keeps its credentials.
+            log.error("cannot verify a token of %s: %s", iss, type(ex).__name__)
+            raise AuthUnavailable("the gate cannot verify tokens right now") from None
         return identity
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gitgate.auth.authenticator import Authenticator
 from gitgate.auth.gate import GateIssuer
 from gitgate.auth.identity import Identity
 from gitgate.auth.issuers import GateIssuerConfig, OidcIssuerConfig
+from gitgate.auth.keyseal import load_secret
 from gitgate.auth.revocation import RevocationStore
 from gitgate.config import Config
+
+if TYPE_CHECKING:
+    from gitgate.store.signing_keys import DbKeyStore
 
 
 def revocation_store() -> RevocationStore:
@@ -20,12 +26,27 @@ def revocation_store() -> RevocationStore:
 
 
 def gate_issuer(config: Config, revocations: RevocationStore) -> GateIssuer:
+    """The gate issuer with its keys in the bound database, shared by every instance."""
     cfg = GateIssuerConfig(
         key_dir=Path(config.storage.data_dir) / "keys",
         algorithm=config.auth.gate_algorithm,
         audience=config.auth.gate_audience,
+        max_ttl_s=config.auth.max_token_ttl,
     )
-    return GateIssuer(cfg, revocations)
+    return GateIssuer(cfg, revocations, keys=key_store(config, cfg))
+
+
+def key_store(config: Config, cfg: GateIssuerConfig) -> DbKeyStore:
+    from gitgate.store.signing_keys import DbKeyStore
+
+    secret = functools.partial(load_secret, config.auth.key_secret, cfg.key_dir / "key-secret")
+    return DbKeyStore(
+        cfg.algorithm,
+        secret,
+        legacy_dir=cfg.key_dir,
+        max_ttl_s=cfg.max_ttl_s,
+        leeway_s=cfg.leeway_s,
+    )
 
 
 def oidc_issuers(config: Config) -> list[OidcIssuerConfig]:
@@ -40,6 +61,7 @@ def oidc_issuers(config: Config) -> list[OidcIssuerConfig]:
             groups_claim=o.groups_claim,
             subject_claim=o.subject_claim,
             leeway_s=o.leeway,
+            jwks_timeout_s=o.jwks_timeout,
         )
         for i, o in enumerate(config.auth.oidc)
     ]

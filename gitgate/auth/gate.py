@@ -1,8 +1,13 @@
-"""The gate as a token issuer: short-lived agent tokens signed with the gate's own key."""
+"""The gate as a token issuer: short-lived agent tokens signed with the gate's own key.
+
+Keys come from a KeyStore (the database in a deployment: every instance verifies every other
+instance's tokens). Every token names its key (``kid``) and lives at most ``max_ttl_s``: issuing
+refuses more, and verification refuses a token whose ``exp`` lies further than that from its
+``iat`` or from now, so neither a mistake nor a stolen key yields a token for a century.
+"""
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -12,18 +17,25 @@ import jwt
 
 from gitgate.auth import claims
 from gitgate.auth.identity import AuthError, Identity
-from gitgate.auth.issuers import GateIssuerConfig
-from gitgate.auth.keys import SigningKey, load_or_create
+from gitgate.auth.issuers import GATE_ALGORITHMS, GateIssuerConfig
+from gitgate.auth.keys import SigningKey
+from gitgate.auth.keystore import DirKeyStore, KeyStore
 from gitgate.auth.revocation import RevocationStore, ensure_not_revoked
+
+TOO_LONG = (
+    "token lifetime exceeds the gate's maximum (auth.max_token_ttl): "
+    "ask the gitgate admin for a new, shorter-lived token"
+)
 
 
 class GateIssuer:
     """Issues and verifies gate tokens (``sub``, ``groups``, ``jti``, ``iat``, ``exp``, ``iss``,
     ``aud``).
 
-    The key is loaded (or created) on first use rather than in ``__init__`` so that building the
-    app never touches the disk and a CLI that only revokes needs no key. ``clock`` exists for
-    tests that need tokens from the past.
+    Keys are loaded (or created) on first use rather than in ``__init__`` so that building the
+    app never touches the disk or the database and a CLI that only revokes needs no key.
+    Without a ``keys`` store the single key file in ``cfg.key_dir`` is used. ``clock`` exists
+    for tests that need tokens from the past.
     """
 
     def __init__(
@@ -31,20 +43,17 @@ class GateIssuer:
         cfg: GateIssuerConfig,
         revocations: RevocationStore,
         *,
+        keys: KeyStore | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.cfg = cfg
         self.revocations = revocations
+        self.keys: KeyStore = keys or DirKeyStore(cfg.key_dir, cfg.algorithm)
         self._clock = clock
-        self._key: SigningKey | None = None
-        self._lock = threading.Lock()
 
     @property
     def signing_key(self) -> SigningKey:
-        with self._lock:
-            if self._key is None:
-                self._key = load_or_create(self.cfg.key_dir, self.cfg.algorithm)
-            return self._key
+        return self.keys.signing_key()
 
     def issue(self, *, subject: str, groups: Sequence[str], ttl_s: int) -> tuple[str, str]:
         """Return ``(token, jti)``. Keep the token secret; the jti is what revocation names."""
@@ -56,6 +65,11 @@ class GateIssuer:
             raise ValueError("groups must be non-empty strings")
         if ttl_s <= 0:
             raise ValueError("ttl_s must be positive")
+        if ttl_s > self.cfg.max_ttl_s:
+            raise ValueError(
+                f"a lifetime of {ttl_s} s is over auth.max_token_ttl ({self.cfg.max_ttl_s} s): "
+                "issue a shorter-lived token, or raise auth.max_token_ttl"
+            )
         key = self.signing_key
         now = int(self._clock())
         jti = uuid.uuid4().hex
@@ -79,6 +93,17 @@ class GateIssuer:
     def revoke(self, jti: str, *, reason: str = "") -> None:
         self.revocations.revoke(jti, reason=reason)
 
+    def _check_lifetime(self, payload: dict[str, Any], retired_at: float | None) -> None:
+        exp, iat = payload.get("exp"), payload.get("iat")
+        if not isinstance(exp, int | float) or not isinstance(iat, int | float):
+            raise AuthError("token exp or iat malformed")
+        limit = self.cfg.max_ttl_s + self.cfg.leeway_s
+        if exp - iat > limit or exp - self._clock() > limit:
+            raise AuthError(TOO_LONG)
+        if retired_at is not None and iat > retired_at + self.cfg.leeway_s:
+            # only a holder of a retired private key could sign after its retirement
+            raise AuthError("token signed with a retired key: ask the gitgate admin for a new one")
+
     def jwks(self) -> dict[str, Any]:
         """The public key as a JWKS, for services that want to verify gate tokens themselves."""
         return {"keys": [self.signing_key.public_jwk()]}
@@ -88,8 +113,13 @@ class GateIssuer:
 
         Raises AuthError. Revocation is checked here too: every gate token has a jti.
         """
-        key = self.signing_key
-        if header.get("kid") not in (None, key.kid):
+        if header.get("alg") not in GATE_ALGORITHMS:
+            raise AuthError("token algorithm not allowed")  # before any key lookup
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise AuthError("token has no key id (kid)")
+        key = self.keys.verification_key(kid)  # a failing store is the gate's fault (503)
+        if key is None:
             raise AuthError("unknown signing key (kid)")
         payload = claims.verify(
             token,
@@ -100,6 +130,7 @@ class GateIssuer:
             leeway_s=self.cfg.leeway_s,
             required=("sub", "jti", "iat"),
         )
+        self._check_lifetime(payload, key.retired_at)
         jti = payload["jti"]
         if not isinstance(jti, str) or not jti:
             raise AuthError("token lacks the jti claim")

@@ -32,3 +32,17 @@ class AuthError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class AuthUnavailable(AuthError):
+    """The gate could not decide, through its own fault: its database or an identity provider
+    did not answer.
+
+    A subclass so that every caller that fails closed on AuthError still does; the web layer
+    tells the two apart, because a 401 makes git's credential helper *erase* the agent's stored
+    token, while this deserves a 503 with ``Retry-After`` and the token left alone.
+    """
+
+    def __init__(self, message: str, *, retry_after_s: int = 10) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))

@@ -49,6 +49,7 @@ class GateIssuerConfig:
     audience: str = "gitgate"
     algorithm: str = "EdDSA"  # Ed25519; or "ES256" (P-256) where Ed25519 is not accepted
     leeway_s: int = 30
+    max_ttl_s: int = 90 * 86400  # auth.max_token_ttl
 
     def __post_init__(self) -> None:
         self.key_dir = Path(self.key_dir)
@@ -58,6 +59,8 @@ class GateIssuerConfig:
                 f"{', '.join(GATE_ALGORITHMS)}"
             )
         _check_common(self.name, self.issuer, self.leeway_s)
+        if self.max_ttl_s <= 0:
+            raise ValueError(f"auth issuer {self.name!r}: max_token_ttl must be positive")
 
 
 @dataclass
@@ -84,7 +87,8 @@ class OidcIssuerConfig:
     #: Minimum time between forced re-fetches caused by an unknown ``kid``; keeps a stream of
     #: forged tokens from turning the gate into a load generator against the identity provider.
     jwks_refresh_cooldown_s: float = 30.0
-    jwks_timeout_s: float = 5.0
+    #: For the whole fetch (connect, headers, body): a hanging provider must fail fast.
+    jwks_timeout_s: float = 3.0
     audiences: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -101,6 +105,8 @@ class OidcIssuerConfig:
             raise ValueError(f"{where}: audience is required")
         self.audiences = tuple(aud)
         self.algorithms = pinned_algorithms(self.algorithms, where)
+        if not 0 < self.jwks_timeout_s <= 60:
+            raise ValueError(f"{where}: jwks_timeout must be between 1 and 60 seconds")
         if not self.subject_claim or not self.groups_claim:
             raise ValueError(f"{where}: subject_claim and groups_claim must not be empty")
 

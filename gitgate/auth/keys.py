@@ -65,6 +65,32 @@ def load_or_create(key_dir: Path, algorithm: str) -> SigningKey:
     return SigningKey(algorithm, loaded, thumbprint(_public_jwk(loaded)))
 
 
+def generate(algorithm: str) -> SigningKey:
+    """A new key for ``algorithm`` (EdDSA: Ed25519, ES256: P-256), kid = its thumbprint."""
+    key: PrivateKey = (
+        ed25519.Ed25519PrivateKey.generate()
+        if algorithm == "EdDSA"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    return SigningKey(algorithm, key, thumbprint(_public_jwk(key)))
+
+
+def existing(key_dir: Path, algorithm: str) -> SigningKey | None:
+    """The key a gate before shared keys kept in ``key_dir``, if any (to import it)."""
+    if not (key_dir / _FILE_NAMES[algorithm]).exists():
+        return None
+    return load_or_create(key_dir, algorithm)
+
+
+def public_from_jwk(jwk: dict[str, Any]) -> Any:
+    """The verification key of a stored public JWK (OKP/Ed25519 or EC/P-256 only)."""
+    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+        return OKPAlgorithm.from_jwk(jwk)
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        return ECAlgorithm.from_jwk(jwk)
+    raise ValueError("not a gate key (Ed25519 or P-256)")
+
+
 def thumbprint(jwk: dict[str, Any]) -> str:
     """RFC 7638 JWK thumbprint: SHA-256 over the required members in canonical JSON."""
     required = ("crv", "kty", "x", "y") if jwk["kty"] == "EC" else ("crv", "kty", "x")

@@ -8,11 +8,12 @@ import threading
 from typing import Any
 
 import jwt
-from jwt import PyJWK, PyJWKClient, PyJWKSet
+from jwt import PyJWK, PyJWKSet
 
 from gitgate.auth import claims
 from gitgate.auth.identity import AuthError, Identity
 from gitgate.auth.issuers import OidcIssuerConfig
+from gitgate.auth.jwks_cache import JwksCache
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +21,10 @@ log = logging.getLogger(__name__)
 class OidcVerifier:
     """Verifies tokens of one OIDC issuer.
 
-    With ``jwks_url`` keys come from pyjwt's ``PyJWKClient``: the key set is cached for
-    ``jwks_cache_s``; an unknown ``kid`` forces one re-fetch unless the last fetch was less than
-    ``jwks_refresh_cooldown_s`` ago (pyjwt starts that cooldown on *every* fetch, including the
-    first), so a key that appears after rotation is picked up and a kid that is still unknown
-    after the re-fetch is refused. Any failure to get keys (server down, not JSON, no usable
-    keys) is an AuthError, never an exception that escapes to the web layer.
+    With ``jwks_url`` keys come from a :class:`JwksCache`: cached for ``jwks_cache_s``; an
+    unknown ``kid`` forces one re-fetch unless the last fetch was less than
+    ``jwks_refresh_cooldown_s`` ago; one fetch at a time, failures cached with backoff, so a
+    slow or dead identity provider costs its own tokens a 503 and nobody else anything.
 
     With ``jwks_file`` the file is read at start and read again when an unknown kid arrives and
     the file has changed since.
@@ -33,18 +32,17 @@ class OidcVerifier:
 
     def __init__(self, cfg: OidcIssuerConfig) -> None:
         self.cfg = cfg
-        self._client: PyJWKClient | None = None
+        self._client: JwksCache | None = None
         self._file_keys: PyJWKSet | None = None
         self._file_lock = threading.Lock()
         self._file_sig: tuple[int, int, int] | None = None
         if cfg.jwks_url is not None:
-            self._client = PyJWKClient(
+            self._client = JwksCache(
+                cfg.name,
                 cfg.jwks_url,
-                cache_jwk_set=True,
-                lifespan=cfg.jwks_cache_s,
-                timeout=cfg.jwks_timeout_s,
-                cooldown_duration=cfg.jwks_refresh_cooldown_s,
-                headers={"User-Agent": "gitgate"},
+                timeout_s=cfg.jwks_timeout_s,
+                cache_s=cfg.jwks_cache_s,
+                refresh_cooldown_s=cfg.jwks_refresh_cooldown_s,
             )
         else:
             self._file_keys = self._read_file()
@@ -83,19 +81,7 @@ class OidcVerifier:
 
     def _from_client(self, kid: str) -> PyJWK:
         assert self._client is not None
-        try:
-            return self._client.get_signing_key(kid)
-        except jwt.PyJWKClientConnectionError as ex:
-            log.warning("issuer %s: JWKS fetch failed: %s", self.cfg.name, ex)
-            raise AuthError(f"cannot fetch signing keys of issuer {self.cfg.name}") from None
-        except jwt.PyJWKClientError as ex:
-            if "signing key that matches" in str(ex):
-                raise AuthError("unknown signing key (kid)") from None
-            log.warning("issuer %s: JWKS unusable: %s", self.cfg.name, ex)
-            raise AuthError(f"no usable signing keys for issuer {self.cfg.name}") from None
-        except Exception as ex:  # not JSON, bad JWK, ...: fail closed, keep the web layer alive
-            log.warning("issuer %s: JWKS unusable: %s", self.cfg.name, type(ex).__name__)
-            raise AuthError(f"no usable signing keys for issuer {self.cfg.name}") from None
+        return self._client.key(kid)
 
     def _from_file(self, kid: str | None) -> PyJWK:
         with self._file_lock:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from gitgate.auth.identity import AuthError
+from gitgate.auth.identity import AuthError, AuthUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +90,18 @@ class FileRevocationStore:
 
 
 def ensure_not_revoked(store: RevocationStore, jti: str) -> None:
-    """Raise AuthError if ``jti`` is revoked, or if the store cannot answer (fail closed)."""
+    """Raise AuthError if ``jti`` is revoked, AuthUnavailable if the store cannot answer (fail
+    closed, and the gate's fault: the token may well be good)."""
     try:
         revoked = store.is_revoked(jti)
-    except Exception:
-        log.exception("revocation store %s failed; refusing the token", type(store).__name__)
-        raise AuthError("revocation list unavailable, try again later") from None
+    except Exception as ex:
+        log.error(
+            "revocation store %s failed (%s); refusing the token for now",
+            type(store).__name__,
+            type(ex).__name__,
+        )
+        raise AuthUnavailable(
+            "revocation list unavailable (the gate cannot reach its database)"
+        ) from None
     if revoked:
         raise AuthError("token revoked")

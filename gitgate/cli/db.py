@@ -40,13 +40,30 @@ def open_bound(cfg: Config, *, upgrade: bool = True) -> Iterator[object]:
 
 
 def upgrade_database(cfg: Config, *, quiet: bool = False) -> list[int]:
+    import peewee
+
     from gitgate.db.migrations import current_version
     from gitgate.db.migrations import upgrade as run_upgrade
 
-    database = open_configured(cfg)
-    with database.connection_context():
-        applied = run_upgrade(database)
-        version = current_version(database)
+    try:
+        database = open_configured(cfg)
+    except ValueError as ex:  # the URL names nothing usable (never repeats the URL itself)
+        print(f"gitgate: database.url: {ex}", file=sys.stderr)
+        raise SystemExit(3) from None
+    try:
+        with database.connection_context():
+            applied = run_upgrade(database)
+            version = current_version(database)
+    except peewee.PeeweeException as ex:
+        # One clear line, no traceback: this is what an operator reads in the journal.
+        # libpq's first line names host and port, never the password.
+        detail = (str(ex).strip().splitlines() or [type(ex).__name__])[0]
+        print(
+            f"gitgate: cannot reach the database ({detail}); check database.url and that the "
+            "database server is running",
+            file=sys.stderr,
+        )
+        raise SystemExit(3) from None
     if not quiet or applied:
         done = f"applied {', '.join(map(str, applied))}" if applied else "nothing to apply"
         print(f"gitgate: database schema at version {version} ({done})", file=sys.stderr)

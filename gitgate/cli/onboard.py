@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def cmd_agent_setup(args: argparse.Namespace) -> int:
     from gitgate.cli import load_config
+    from gitgate.auth.keyseal import SealError
     from gitgate.onboard.agent_setup import SandboxLines, issue_token
 
     cfg = load_config(args.config)
@@ -63,7 +64,11 @@ def cmd_agent_setup(args: argparse.Namespace) -> int:
         except ValueError as ex:
             print(f"gitgate: --ttl: {ex}", file=sys.stderr)
             return 2
-        token, jti = issue_token(cfg, args.subject, args.group, ttl)
+        try:
+            token, jti = issue_token(cfg, args.subject, args.group, ttl)
+        except (SealError, ValueError) as ex:  # over auth.max_token_ttl, a wrong key secret
+            print(f"gitgate: {ex}", file=sys.stderr)
+            return 2
         print(f"token id (jti): {jti}; revoke with: gitgate token revoke {jti}", file=sys.stderr)
         if args.token_file:
             fd = os.open(args.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -1,10 +1,15 @@
-"""`gitgate token issue|revoke`: the gate's own agent tokens (the embedded default issuer)."""
+"""`gitgate token issue|revoke|rotate-key|keys`: the gate's own agent tokens and their keys.
+
+The signing keys live in the database, so a token issued here verifies on every gate instance
+that shares it, and a rotation is seen by all of them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from gitgate.auth.keyseal import SealError
 from gitgate.config import parse_duration
 
 
@@ -24,6 +29,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     revoke.add_argument("jti", help="the token id printed by `token issue`")
     revoke.add_argument("--reason", default="", help="recorded with the revocation")
     revoke.set_defaults(func=cmd_revoke)
+    rotate = tsub.add_parser(
+        "rotate-key", help="start signing with a new key; old tokens verify until they expire"
+    )
+    add_config_arg(rotate)
+    rotate.add_argument(
+        "--withdraw-old",
+        action="store_true",
+        help="the old key leaked: delete it, so every token it signed fails at once",
+    )
+    rotate.set_defaults(func=cmd_rotate)
+    listing = tsub.add_parser("keys", help="list the signing keys every instance verifies with")
+    add_config_arg(listing)
+    listing.set_defaults(func=cmd_keys)
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
@@ -42,10 +60,22 @@ def cmd_issue(args: argparse.Namespace) -> int:
     except ValueError as ex:
         print(f"gitgate: --ttl: {ex}", file=sys.stderr)
         return 2
-    with open_bound(cfg):
-        token, jti = gate_issuer(cfg, revocation_store()).issue(
-            subject=args.subject, groups=args.group, ttl_s=ttl
+    if ttl > cfg.auth.max_token_ttl:
+        print(
+            f"gitgate: --ttl {args.ttl} is longer than auth.max_token_ttl "
+            f"({cfg.auth.max_token_ttl} s): issue a shorter-lived token, or raise "
+            "auth.max_token_ttl in the config",
+            file=sys.stderr,
         )
+        return 2
+    try:
+        with open_bound(cfg):
+            token, jti = gate_issuer(cfg, revocation_store()).issue(
+                subject=args.subject, groups=args.group, ttl_s=ttl
+            )
+    except (SealError, ValueError) as ex:
+        print(f"gitgate: {ex}", file=sys.stderr)
+        return 2
     print(token)
     print(f"token id (jti): {jti}; revoke with: gitgate token revoke {jti}", file=sys.stderr)
     return 0
@@ -60,4 +90,50 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     with open_bound(cfg):
         revocation_store().revoke(args.jti, reason=args.reason)
     print(f"revoked {args.jti}: it fails from now on")
+    return 0
+
+
+def cmd_rotate(args: argparse.Namespace) -> int:
+    from gitgate.auth.factory import gate_issuer, revocation_store
+    from gitgate.cli import load_config
+    from gitgate.cli.db import open_bound
+    from gitgate.store.signing_keys import DbKeyStore
+
+    cfg = load_config(args.config)
+    try:
+        with open_bound(cfg):
+            keys = gate_issuer(cfg, revocation_store()).keys
+            assert isinstance(keys, DbKeyStore)
+            kid, old = keys.rotate(withdraw_old=args.withdraw_old)
+    except SealError as ex:
+        print(f"gitgate: {ex}", file=sys.stderr)
+        return 2
+    print(f"new signing key {kid}: tokens issued from now on use it")
+    for o in old:
+        if args.withdraw_old:
+            print(f"withdrew key {o}: its tokens fail now (on every instance within a minute)")
+        else:
+            print(
+                f"retired key {o}: its tokens keep working until they expire "
+                f"(at most auth.max_token_ttl = {cfg.auth.max_token_ttl} s)"
+            )
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from gitgate.auth.factory import gate_issuer, revocation_store
+    from gitgate.cli import load_config
+    from gitgate.cli.db import open_bound
+    from gitgate.store.signing_keys import DbKeyStore
+
+    cfg = load_config(args.config)
+    with open_bound(cfg):
+        keys = gate_issuer(cfg, revocation_store()).keys
+        assert isinstance(keys, DbKeyStore)
+        rows = keys.keys()
+    for row in rows:
+        state = f"retired {row.retired_at:%Y-%m-%d %H:%M}" if row.retired_at else "active"
+        print(f"{row.kid}  {row.algorithm}  created {row.created_at:%Y-%m-%d %H:%M}  {state}")
+    if not rows:
+        print("no signing key yet: the first `gitgate token issue` creates one")
     return 0

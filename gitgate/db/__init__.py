@@ -145,7 +145,9 @@ def _open_postgres(url: str) -> peewee.PostgresqlDatabase:
         port = parts.port
     except ValueError as ex:
         raise ValueError(f"PostgreSQL URL has an invalid port: {_URL_HELP}") from ex
-    params: dict[str, Any] = {"application_name": "gitgate"}
+    # connect_timeout: an unreachable server must fail a request (503) or `serve` in
+    # seconds, not hang it for the kernel's TCP timeout; the URL may set its own.
+    params: dict[str, Any] = {"application_name": "gitgate", "connect_timeout": 10}
     params.update(parse_qsl(parts.query, keep_blank_values=True))
     if parts.hostname:
         params["host"] = parts.hostname

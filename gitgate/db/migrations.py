@@ -55,10 +55,28 @@ def _003_session_request_id(migrator: SchemaMigrator, db: peewee.Database) -> No
     )
 
 
+def _004_gate_signing_keys(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    # Shared signing keys: a token issued by one instance verifies on every other one.
+    class GateSigningKey(peewee.Model):
+        kid = peewee.TextField(primary_key=True)
+        algorithm = peewee.TextField()
+        public_jwk = peewee.TextField(default="{}")
+        sealed_private = peewee.TextField()
+        created_at = peewee.DateTimeField()
+        retired_at = peewee.DateTimeField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "gate_signing_key"
+
+    db.create_tables([GateSigningKey])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _001_initial),
     Migration(2, "listing indexes", _002_listing_indexes),
     Migration(3, "session request id and statuses", _003_session_request_id),
+    Migration(4, "gate signing keys", _004_gate_signing_keys),
 )
 
 # Any 64-bit constant works; all gitgate instances must agree on it ("gitgate1" in ASCII).

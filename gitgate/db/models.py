@@ -1,4 +1,5 @@
-"""The tables gitgate keeps. APPSEC: no column holds a secret value or a token, ever.
+"""The tables gitgate keeps. APPSEC: no column holds a secret value or a token, ever (the
+gate's private signing keys are stored sealed only, see GateSigningKey).
 
 Findings carry a type, a location and a short hash; tokens are known only by their ``jti``.
 The schema itself is created by :mod:`gitgate.db.migrations` (never by ``create_tables`` on
@@ -148,6 +149,25 @@ class NotificationOutbox(BaseModel):
         table_name = "notification_outbox"
 
 
+class GateSigningKey(BaseModel):
+    """The gate's token signing keys, shared by every instance (migration 004).
+
+    The public half is plain (verification needs nothing else); the private half is sealed with
+    ``auth.key_secret`` (gitgate.auth.keyseal), so this table alone cannot mint a token. The
+    newest key with no ``retired_at`` signs; retired keys verify their tokens until those expire.
+    """
+
+    kid = peewee.TextField(primary_key=True)  # RFC 7638 thumbprint of the public key
+    algorithm = peewee.TextField()
+    public_jwk = JSONField(default=dict)
+    sealed_private = peewee.TextField()
+    created_at = UTCDateTimeField(default=utcnow)
+    retired_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        table_name = "gate_signing_key"
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     QueuedPush,
     PayloadChunk,
@@ -155,4 +175,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     SessionRecord,
     RevokedToken,
     NotificationOutbox,
+    GateSigningKey,
 )

@@ -198,8 +198,10 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
     prepare_dir(root)
     upstream: LocalUpstream | None = None
     child: subprocess.Popen[bytes] | None = None
+    sock: socket.socket | None = None
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
+        sock = open_listener(bind)  # first: a bad --bind fails before anything is built
         seed_upstream(root / "upstream")
         upstream_token = secrets.token_urlsafe(32)
         _secret_file(root / "upstream.token", upstream_token)
@@ -207,7 +209,6 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
         config_path = write_config(root, upstream.url)
         token_file = root / "agent.token"
         _secret_file(token_file, issue_agent_token(config_path))
-        sock = open_listener(bind)
         host, port = sock.getsockname()[:2]
         gate_url = f"http://{host}:{port}"
         write_env(root, gate_url, token_file, config_path)
@@ -225,6 +226,8 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not skip this
             signal.signal(signum, signal.SIG_IGN)
+        if sock is not None:
+            sock.close()  # gunicorn holds its own copy once started
         if child is not None and child.poll() is None:
             child.terminate()
             try:
