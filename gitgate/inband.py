@@ -1,0 +1,50 @@
+"""Protocol errors of a push, answered in-band so that git shows them.
+
+git hides the body of an HTTP error on `git-receive-pack` ("RPC failed; HTTP 400", then
+"Everything up-to-date" or a hang-up), so a push the gate cannot read gets HTTP 200 and the
+error on the channels the client asked for (measured with git 2.39, see docs/design.md):
+
+- refs already read: `remote: error:` lines, then report-status `unpack error <why>` and
+  `ng <ref> <why>` per ref -> git prints `! [remote rejected] main -> main (<why>)`;
+- no ref read, side-band on: `remote: error:` lines, then band 3 -> "remote: <why>";
+- no ref read, no side-band: `ERR <why>` -> "fatal: remote error: <why>".
+
+When the first line could not be read at all the capabilities are unknown; side-band is then
+assumed, because the gate always advertises it and git always takes it.
+"""
+
+from __future__ import annotations
+
+from dulwich.protocol import (
+    CAPABILITY_SIDE_BAND_64K,
+    SIDE_BAND_CHANNEL_DATA,
+    SIDE_BAND_CHANNEL_FATAL,
+    pkt_line,
+)
+
+from gitgate.protocol import ProtocolError, one_line, progress, report, sideband
+
+NEXT_STEP = (
+    "the gate could not read this push; retry with a current git client, and if it "
+    "persists tell the gitgate admin (request {request_id})"
+)
+
+
+def protocol_error_body(ex: ProtocolError, request_id: str) -> bytes:
+    """The whole HTTP 200 body that tells git why its push request was refused."""
+    why = f"gitgate: bad push request: {ex}"
+    lines = [f"error: {why}", "hint: " + NEXT_STEP.format(request_id=request_id)]
+    caps = ex.capabilities
+    side_band = caps is None or CAPABILITY_SIDE_BAND_64K in caps
+    if ex.commands:
+        body = report(
+            "error " + one_line(f"bad push request: {ex}"),
+            [(c.ref, f"bad push request: {ex}") for c in ex.commands],
+        )
+        if not side_band:
+            return body
+        return progress(lines) + b"".join(sideband(SIDE_BAND_CHANNEL_DATA, body)) + pkt_line(None)
+    if not side_band:
+        return pkt_line(f"ERR {one_line(why, 400)}; {lines[1][6:]}\n".encode())
+    fatal = f"{why}; {NEXT_STEP.format(request_id=request_id)}\n".encode()
+    return progress(lines[:1]) + b"".join(sideband(SIDE_BAND_CHANNEL_FATAL, fatal)) + pkt_line(None)
