@@ -25,8 +25,8 @@ from dulwich.protocol import (
 from gitgate.protocol import ProtocolError, one_line, progress, report, sideband
 
 NEXT_STEP = (
-    "the gate could not read this push; retry with a current git client, and if it "
-    "persists tell the gitgate admin (request {request_id})"
+    "the gate refused the push request before inspecting it: fix what the error says, or "
+    "retry with a current git client; if it persists tell the gitgate admin (request {request_id})"
 )
 
 
