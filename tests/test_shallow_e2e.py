@@ -80,3 +80,26 @@ def test_shallow_push_is_inspected(
     assert "touches protected paths" in result.stderr and "deploy/prod.yaml" in result.stderr
     assert upstream_ref(bare, "refs/heads/main") == before
     assert rev(work, "HEAD~1") == before
+
+
+def test_queued_shallow_push_is_relayed_on_approval(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path, db_url: str
+) -> None:
+    """The stored push keeps its shallow lines; the gate relays it itself after approval."""
+    bare, repo = seeded
+    deepen(bare, tmp_path)
+    rule = {
+        "name": "prod-review",
+        "protected_paths": ["deploy/**"],
+        "reviewers": ["maintainers"],
+        "actions": {"protected_paths": "queue"},
+    }
+    gate = make_gate([rule], db_url=db_url)
+    work = shallow_clone(gate, repo, tmp_path / "w")
+    before = upstream_ref(bare, "refs/heads/main")
+    tip = commit(work, {"deploy/prod.yaml": "replicas: 9\n"}, "scale up")
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert "(queued for approval as #1)" in result.stderr
+    assert upstream_ref(bare, "refs/heads/main") == before
+    assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") == 0
+    assert upstream_ref(bare, "refs/heads/main") == tip
