@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.gate import GateServer
-from tests.fixtures.upstream import UpstreamServer, commit, git, upstream_ref
+from tests.fixtures.upstream import UpstreamServer, commit, git, rev, upstream_ref
 
 MakeGate = Callable[..., GateServer]
 
@@ -119,3 +119,27 @@ def test_names_that_are_not_canonical_are_refused(gate: GateServer, spelling: st
     assert result.returncode != 0
     assert "remote: gitgate: invalid" in result.stderr
     assert "use http(s)://<gate>/<owner>/<repo>.git as the remote" in result.stderr
+
+
+def test_gunicorn_decodes_spellings_the_same_way(
+    upstream: UpstreamServer, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The deployed shape: gunicorn percent-decodes the path once, like the test server."""
+    from tests.fixtures.gate import UPSTREAM_TOKEN_ENV, write_config
+    from tests.fixtures.service import GateProcess, base_env, serve_argv
+
+    bare, _ = seeded
+    config = write_config(tmp_path / "g.toml", tmp_path / "data", upstream.url, RULES)
+    gate = GateProcess(serve_argv(config), base_env(**{UPSTREAM_TOKEN_ENV: upstream.token or ""}))
+    try:
+        gate.start()
+        work = tmp_path / "w"
+        git("clone", "-q", f"{gate.url}/ACME/%41pp.git/", str(work))
+        commit(work, {"deploy/prod.yaml": "replicas: 0\n"}, "scale to zero")
+        result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+        assert "(rule strict-app: touches protected paths" in result.stderr
+        result = git("ls-remote", f"{gate.url}/acme/%2541pp.git", check=False)
+        assert result.returncode != 0 and "invalid repository name" in result.stderr
+    finally:
+        gate.stop()
+    assert upstream_ref(bare, "refs/heads/main") != rev(work)  # the refused commit did not land
