@@ -51,7 +51,7 @@ class LfsRefusal:
         self.svc = service
 
     def _refuse(
-        self, req: falcon.Request, resp: falcon.Response, owner: str, name: str, **_: str
+        self, req: falcon.Request, resp: falcon.Response, owner: str, name: str, rest: str = ""
     ) -> None:
         request_id = req.context.request_id
         try:
@@ -62,7 +62,9 @@ class LfsRefusal:
         caller = Caller(repo=repo, source_addr=req.remote_addr or "", request_id=request_id)
         self._identify(req, caller)
         self.svc.audit(caller, "lfs", decision="reject", error="git lfs is not relayed")
-        locks = req.path.rstrip("/").split("/info/lfs/", 1)[-1].startswith("locks")
+        # 404 for the locking API: git-lfs then skips lock verification quietly, instead of
+        # printing "does not support the locking API" with the token-bearing URL.
+        locks = rest.startswith("locks")
         lfs_error(resp, falcon.HTTP_404 if locks else STATUS, REFUSAL, request_id)
 
     def _identify(self, req: falcon.Request, caller: Caller) -> None:
