@@ -97,6 +97,10 @@ def test_explain_uses_the_canonical_name(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "acme/app (clone/fetch): rule[0] 'strict' applies" in out
+    assert main([*args[:-3], "ACME/Other", "--ref", "refs/heads/x", "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "acme/other refs/heads/x: rule[1] 'rest' applies" in out
+    assert "lfs pointers without their objects -> reject" in out
     assert main([*args[:-3], "acme/a..b", "-c", str(config)]) == 2
 
 

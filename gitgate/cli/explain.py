@@ -67,6 +67,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         acts = dataclasses.asdict(rule.actions)
         print(f"  protected paths: {rule.protected_paths or 'none'} -> {acts['protected_paths']}")
         print(f"  secrets: {'scanned' if rule.secrets else 'not scanned'} -> {acts['secrets']}")
+        print(f"  lfs pointers without their objects -> {acts['lfs']}")
         deny = rule.deny
         print(
             f"  deny: force_push={deny.force_push} delete_ref={deny.delete_ref} "
