@@ -103,3 +103,25 @@ def test_queued_shallow_push_is_relayed_on_approval(
     assert upstream_ref(bare, "refs/heads/main") == before
     assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") == 0
     assert upstream_ref(bare, "refs/heads/main") == tip
+
+
+def test_partly_refused_shallow_push_relays_the_rest(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    """The re-packed relay (only the allowed ref's objects) works with shallow lines too."""
+    bare, repo = seeded
+    deepen(bare, tmp_path)
+    gate = make_gate([{"name": "guarded", "protected_paths": ["deploy/**"]}])
+    work = shallow_clone(gate, repo, tmp_path / "w")
+    before = upstream_ref(bare, "refs/heads/main")
+    good = commit(work, {"src/ok.py": "OK = 1\n"}, "fine")
+    git("checkout", "-q", "-b", "bad", cwd=work)
+    bad = commit(work, {"deploy/prod.yaml": "replicas: 0\n"}, "scale to zero")
+    result = git(
+        "push", "origin", f"{good}:refs/heads/good", f"{bad}:refs/heads/main", cwd=work, check=False
+    )
+    assert result.returncode != 0
+    assert "touches protected paths" in result.stderr
+    assert upstream_ref(bare, "refs/heads/good") == good
+    assert upstream_ref(bare, "refs/heads/main") == before
+    assert git("cat-file", "-e", bad, cwd=bare, check=False).returncode != 0  # never sent
