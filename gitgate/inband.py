@@ -32,19 +32,19 @@ NEXT_STEP = (
 
 def protocol_error_body(ex: ProtocolError, request_id: str) -> bytes:
     """The whole HTTP 200 body that tells git why its push request was refused."""
-    why = f"gitgate: bad push request: {ex}"
-    lines = [f"error: {why}", "hint: " + NEXT_STEP.format(request_id=request_id)]
-    caps = ex.capabilities
-    side_band = caps is None or CAPABILITY_SIDE_BAND_64K in caps
+    why = f"bad push request: {ex}"
+    next_step = NEXT_STEP.format(request_id=request_id)
+    side_band = ex.capabilities is None or CAPABILITY_SIDE_BAND_64K in ex.capabilities
     if ex.commands:
-        body = report(
-            "error " + one_line(f"bad push request: {ex}"),
-            [(c.ref, f"bad push request: {ex}") for c in ex.commands],
-        )
+        body = report("error " + one_line(why), [(c.ref, why) for c in ex.commands])
         if not side_band:
             return body
-        return progress(lines) + b"".join(sideband(SIDE_BAND_CHANNEL_DATA, body)) + pkt_line(None)
+        said = progress([f"error: gitgate: {why}", f"hint: {next_step}"])
+        return said + b"".join(sideband(SIDE_BAND_CHANNEL_DATA, body)) + pkt_line(None)
+    fatal = f"gitgate: {one_line(why, 400)}; {next_step}"
     if not side_band:
-        return pkt_line(f"ERR {one_line(why, 400)}; {lines[1][6:]}\n".encode())
-    fatal = f"{why}; {NEXT_STEP.format(request_id=request_id)}\n".encode()
-    return progress(lines[:1]) + b"".join(sideband(SIDE_BAND_CHANNEL_FATAL, fatal)) + pkt_line(None)
+        return pkt_line(f"ERR {fatal}\n".encode())
+    said = progress([f"error: gitgate: {why}"])
+    return (
+        said + b"".join(sideband(SIDE_BAND_CHANNEL_FATAL, (fatal + "\n").encode())) + pkt_line(None)
+    )
