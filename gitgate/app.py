@@ -18,6 +18,7 @@ import falcon
 from gitgate import __version__, shutdown
 from gitgate.config import Config
 from gitgate.gitroutes import GitService, InfoRefs, ReceivePackResource, UploadPack
+from gitgate.lfs import LfsRefusal
 from gitgate.runtime import Runtime, build_runtime
 
 log = logging.getLogger("gitgate.app")
@@ -89,6 +90,9 @@ def create_app(config: Config, *, runtime: Runtime | None = None, **collaborator
     app.add_route("/{owner}/{name}/info/refs", info)
     app.add_route("/{owner}/{name}/git-upload-pack", upload)
     app.add_route("/{owner}/{name}/git-receive-pack", receive)
+    lfs = LfsRefusal(service)
+    app.add_route("/{owner}/{name}/info/lfs", lfs)
+    app.add_route("/{owner}/{name}/info/lfs/{rest:path}", lfs)
     app.add_sink(_not_found, "/")
     app.runtime = runtime
     return app

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CHECK_NAMES = ("deny", "protected_paths", "commits", "secrets", "hooks")
+CHECK_NAMES = ("deny", "protected_paths", "commits", "lfs", "secrets", "hooks")
 ACTIONS = ("allow", "reject", "queue")
 ACCESS_LEVELS = ("none", "read", "write")
 
@@ -167,6 +167,7 @@ class ActionsConfig:
     deny: str = "reject"
     protected_paths: str = "reject"
     commits: str = "reject"
+    lfs: str = "reject"
     secrets: str = "reject"
     hooks: str = "reject"
 

@@ -22,6 +22,7 @@ from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 
 from gitgate import diskfull
+from gitgate.inband import protocol_error_body
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,
@@ -31,7 +32,7 @@ from gitgate.protocol import (
     wrap_report,
 )
 from gitgate.receive import Caller, PushOutcome
-from gitgate.routes import BadRepo, repo_name
+from gitgate.routes import BadRepo, canonical_repo
 from gitgate.runtime import Runtime
 from gitgate.upstream import UpstreamError, UpstreamResponse
 
@@ -71,7 +72,7 @@ def moved_to(location: str) -> str:
     path = urllib.parse.urlsplit(location).path.strip("/").split("/")
     if len(path) >= 2:
         try:
-            return repo_name(path[0], path[1])
+            return canonical_repo(path[0], path[1])
         except BadRepo:
             return ""
     return ""
@@ -86,7 +87,7 @@ class GitService:
     @staticmethod
     def repo(owner: str, name: str) -> str:
         try:
-            return repo_name(owner, name)
+            return canonical_repo(owner, name)
         except BadRepo as ex:
             raise falcon.HTTPNotFound(description=f"gitgate: {ex}") from None
 
@@ -369,9 +370,8 @@ class ReceivePackResource:
         except ProtocolError as ex:
             spool.close()
             self.svc.audit(caller, "receive-pack", decision="error", error=str(ex), bytes_in=size)
-            raise falcon.HTTPBadRequest(
-                title="bad push request", description=f"gitgate: {ex}"
-            ) from None
+            resp.data = protocol_error_body(ex, caller.request_id)  # in-band: git shows it
+            return
         if not parsed.commands:  # git's probe before a chunked upload: nothing to do
             spool.close()
             self.svc.audit(
@@ -417,8 +417,10 @@ class ReceivePackResource:
         ex.spool.seek(0)
         try:
             parsed = parse_push_request(ex.spool, check_pack=False)
-        except ProtocolError:
-            raise falcon.HTTPError(falcon.HTTP_413, description=f"gitgate: {reason}") from None
+        except ProtocolError as bad:
+            refused = ProtocolError(reason)
+            refused.capabilities, refused.commands = bad.capabilities, bad.commands
+            return protocol_error_body(refused, caller.request_id)
         finally:
             ex.spool.close()
         body = report("error push too large", [(c.ref, reason) for c in parsed.commands])

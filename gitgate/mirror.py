@@ -30,6 +30,7 @@ from dulwich.refs import Ref
 
 from gitgate import diskfull
 from gitgate.diskfull import DiskFull
+from gitgate.routes import BadRepo, parse_repo
 from gitgate.upstream import Upstream, UpstreamError
 
 log = logging.getLogger("gitgate.mirror")
@@ -75,7 +76,9 @@ class Mirrors:
         self.upstream = upstream
 
     def path(self, repo: str) -> Path:
-        return self.root / f"{repo}.git"
+        # Always the canonical name (gitgate.routes): one mirror and one lock per repository
+        # however the agent spelled it. A mixed-case mirror left by an older gate is not read.
+        return self.root / f"{parse_repo(repo)}.git"
 
     def _lock(self, repo: str) -> contextlib.AbstractContextManager[None]:
         return file_lock(self.root / f"{repo}.lock")
@@ -104,14 +107,28 @@ class Mirrors:
             )
 
     def repos(self) -> list[str]:
-        """`owner/name` of every mirror on disk."""
+        """`owner/name` of every mirror on disk under its canonical (lower-case) path."""
+        return sorted(
+            f"{p.parent.name}/{p.name[:-4]}".lower() for p in self._on_disk() if self._canonical(p)
+        )
+
+    def orphans(self) -> list[Path]:
+        """Mirrors under a non-canonical path (older gates kept `acme/App` apart from
+        `acme/app`): never read any more, so `gitgate purge` deletes them."""
+        return sorted(p for p in self._on_disk() if not self._canonical(p))
+
+    def _on_disk(self) -> list[Path]:
         if not self.root.is_dir():
             return []
-        return sorted(
-            f"{p.parent.name}/{p.name[:-4]}"
-            for p in self.root.glob("*/*.git")
-            if (p / "objects").is_dir()
-        )
+        return [p for p in self.root.glob("*/*.git") if (p / "objects").is_dir()]
+
+    def _canonical(self, path: Path) -> bool:
+        try:
+            canonical = self.path(f"{path.parent.name}/{path.name}")
+        except BadRepo:
+            return False
+        # samefile, not ==: on a case-insensitive file system `App.git` *is* the mirror
+        return canonical.exists() and canonical.samefile(path)
 
     def ensure(self, repo: str) -> Path:
         path = self.path(repo)

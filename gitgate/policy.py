@@ -14,9 +14,16 @@ from gitgate import globs
 from gitgate.checks.base import Verdict
 from gitgate.config import Rule
 from gitgate.protocol import Command
+from gitgate.routes import repo_pattern
 
 SEVERITY = {"allow": 0, "queue": 1, "reject": 2}
 BREAK_GLASS_OPTION = "gitgate.reason="
+
+
+def repo_matches(rule: Rule, repo: str) -> bool:
+    """Whether `rule.repos` covers the canonical `repo`: case-insensitively, as GitHub resolves
+    names (see gitgate.routes), so no spelling of a name can reach a looser rule."""
+    return any(globs.match(repo_pattern(p), repo.lower()) for p in rule.repos)
 
 
 def groups_match(rule: Rule, groups: Iterable[str]) -> bool:
@@ -28,7 +35,7 @@ def rule_for(rules: Sequence[Rule], repo: str, ref: str, groups: Iterable[str]) 
     groups = list(groups)
     for rule in rules:
         if (
-            globs.match_any(rule.repos, repo)
+            repo_matches(rule, repo)
             and globs.match_any(rule.refs, ref)
             and groups_match(rule, groups)
         ):
@@ -40,7 +47,7 @@ def repo_rule(rules: Sequence[Rule], repo: str, groups: Iterable[str]) -> Rule |
     """For clone/fetch (no ref): the first rule matching repo and groups, whatever its refs."""
     groups = list(groups)
     for rule in rules:
-        if globs.match_any(rule.repos, repo) and groups_match(rule, groups):
+        if repo_matches(rule, repo) and groups_match(rule, groups):
             return rule
     return None
 
@@ -49,8 +56,7 @@ def can_push_somewhere(rules: Sequence[Rule], repo: str, groups: Iterable[str]) 
     """Whether any ref of `repo` could be written: decides if a push may start at all."""
     groups = list(groups)
     return any(
-        r.access == "write" and globs.match_any(r.repos, repo) and groups_match(r, groups)
-        for r in rules
+        r.access == "write" and repo_matches(r, repo) and groups_match(r, groups) for r in rules
     )
 
 

@@ -51,7 +51,16 @@ MAX_PUSH_OPTIONS = 100
 
 
 class ProtocolError(Exception):
-    """The request is not a well-formed push; the message is safe to show the client."""
+    """The request is not a well-formed push; the message is safe to show the client.
+
+    Carries what was read before the error (capabilities, commands) so the answer can still
+    travel in-band, on the channels the client asked for (see gitgate.refusal).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.capabilities: list[bytes] | None = None
+        self.commands: list[Command] = []
 
 
 @dataclass(frozen=True)
@@ -80,6 +89,7 @@ class PushRequest:
     capabilities: list[bytes]
     push_options: list[bytes] = field(default_factory=list)
     pack_offset: int = 0
+    shallow: list[bytes] = field(default_factory=list)  # the client's shallow boundary
 
     def has(self, capability: bytes) -> bool:
         return capability in self.capabilities
@@ -134,38 +144,68 @@ def parse_command(line: bytes) -> Command:
 
 
 def parse_push_request(stream: BinaryIO, *, check_pack: bool = True) -> PushRequest:
-    """Parse commands, capabilities and push options; leave `stream` at the pack."""
+    """Parse shallow lines, commands, capabilities and push options; leave `stream` at the pack.
+
+    On a ProtocolError the exception carries what was read so far (for an in-band answer).
+    """
+    head = PushRequest([], [])
+    try:
+        return _parse(stream, check_pack, head)
+    except ProtocolError as ex:
+        ex.commands = head.commands
+        ex.capabilities = head.capabilities if head.commands or head.capabilities else None
+        raise
+
+
+def _parse(stream: BinaryIO, check_pack: bool, head: PushRequest) -> PushRequest:
     proto = _reader(stream)
-    commands: list[Command] = []
-    capabilities: list[bytes] = []
-    for i, line in enumerate(_read_section(proto, "ref updates")):
-        if i == 0:
+    commands, shallow = head.commands, head.shallow
+    refs: set[bytes] = set()
+    for line in _read_section(proto, "ref updates"):
+        if not commands and line.startswith(b"shallow "):
+            # A push from a shallow clone (`git clone --depth 1`) names its boundary commits
+            # first (send-pack.c, advertise_shallow_grafts): kept and relayed, so upstream's
+            # receive-pack applies its own shallow rules exactly as for a direct push.
+            oid = line[len(b"shallow ") :]
+            if not _OID.match(oid):
+                raise ProtocolError("malformed shallow line: expected 'shallow <id>'")
+            if len(shallow) >= MAX_COMMANDS:
+                raise ProtocolError(f"too many shallow lines in one push (limit {MAX_COMMANDS})")
+            shallow.append(oid)
+            continue
+        if not commands:
             if line.count(b"\0") > 1:  # dulwich would raise a bare ValueError here
                 raise ProtocolError("malformed capabilities on the first ref update")
-            line, capabilities = extract_capabilities(line)
-        if i >= MAX_COMMANDS:
-            raise ProtocolError(f"too many ref updates in one push (limit {MAX_COMMANDS})")
-        commands.append(parse_command(line))
-    refs = [c.ref for c in commands]
-    if len(set(refs)) != len(refs):
-        raise ProtocolError("the same ref is updated twice in one push")
-    options: list[bytes] = []
-    if commands and CAPABILITY_PUSH_OPTIONS in capabilities:
+            line, head.capabilities = extract_capabilities(line)
+        if len(commands) >= MAX_COMMANDS:
+            raise ProtocolError(
+                f"too many ref updates in one push (limit {MAX_COMMANDS}): push fewer refs at once"
+            )
+        command = parse_command(line)
+        if command.ref in refs:
+            raise ProtocolError("the same ref is updated twice in one push")
+        refs.add(command.ref)
+        commands.append(command)
+    options = head.push_options
+    if commands and CAPABILITY_PUSH_OPTIONS in head.capabilities:
         for line in _read_section(proto, "push options"):
             if len(options) >= MAX_PUSH_OPTIONS:
-                raise ProtocolError(f"too many push options (limit {MAX_PUSH_OPTIONS})")
+                raise ProtocolError(
+                    f"too many push options (limit {MAX_PUSH_OPTIONS}): send fewer -o options"
+                )
             options.append(line)
-    req = PushRequest(commands, capabilities, options, stream.tell())
-    if req.needs_pack and check_pack:
+    head.pack_offset = stream.tell()
+    if head.needs_pack and check_pack:
         if stream.read(4) != b"PACK":
             raise ProtocolError("the push has ref updates but no pack data after them")
-        stream.seek(req.pack_offset)
-    return req
+        stream.seek(head.pack_offset)
+    return head
 
 
 def encode_request_head(req: PushRequest, commands: Iterable[Command]) -> bytes:
-    """Re-encode the command list (e.g. only the accepted refs) with the original options."""
-    out = []
+    """Re-encode the command list (e.g. only the accepted refs) with the original shallow
+    lines and options."""
+    out = [pkt_line(b"shallow " + oid + b"\n") for oid in req.shallow]
     for i, cmd in enumerate(commands):
         line = cmd.encode()
         if i == 0:

@@ -63,7 +63,7 @@ def upstream_request(
         options = []
     if not options:
         caps = [c for c in caps if c != CAPABILITY_PUSH_OPTIONS]
-    return PushRequest(list(commands), caps, options, req.pack_offset)
+    return PushRequest(list(commands), caps, options, req.pack_offset, list(req.shallow))
 
 
 def _body(head: bytes, pack: BinaryIO | None) -> Iterator[bytes]:

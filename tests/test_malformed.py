@@ -45,28 +45,39 @@ def gate(make_gate: MakeGate, seeded: tuple[Path, str]) -> GateServer:
 URL = "/acme/app.git/git-receive-pack"
 
 
+FATAL = b"\x03gitgate: bad push request: "  # side-band 3: git prints it as `remote: ...`
+
+
 def test_truncated_pkt_line(gate: GateServer) -> None:
     status, body = post(gate, URL, b"00a0short")
-    assert status == 400
-    assert b"truncated" in body
+    assert status == 200  # in-band: git hides an HTTP error's body
+    assert FATAL in body and b"truncated" in body and b"tell the gitgate admin" in body
 
 
 def test_bad_length_prefix(gate: GateServer) -> None:
     status, body = post(gate, URL, b"-001" + b"x" * 20)
-    assert status == 400
-    assert b"malformed pkt-line" in body
+    assert status == 200
+    assert FATAL in body and b"malformed pkt-line" in body
 
 
 def test_bad_ref_name_and_ids(gate: GateServer) -> None:
     status, body = post(gate, URL, command(ZERO, b"1" * 40, b"refs/heads/a..b") + b"0000")
-    assert status == 400 and b"invalid ref name" in body
+    assert status == 200 and body[4:].startswith(b"ERR gitgate: bad push request: invalid")
     status, body = post(gate, URL, pkt_line(b"zz " + b"1" * 40 + b" refs/heads/x\n") + b"0000")
-    assert status == 400 and b"malformed ref update" in body
+    assert status == 200 and b"malformed ref update" in body
 
 
 def test_missing_pack(gate: GateServer) -> None:
+    """Refs were read: the report names each one, as git's own receive-pack would."""
     status, body = post(gate, URL, command(ZERO, b"1" * 40, b"refs/heads/x") + b"0000")
-    assert status == 400 and b"no pack data" in body
+    assert status == 200
+    assert body[4:].startswith(b"unpack error bad push request: the push has ref updates")
+    assert b"ng refs/heads/x bad push request: the push has ref updates but no pack" in body
+    status, body = post(
+        gate, URL, command(ZERO, b"1" * 40, b"refs/heads/x", b"report-status side-band-64k")
+    )
+    assert status == 200
+    assert b"\x02error: gitgate: bad push request" in body and b"\x01" in body
 
 
 def test_garbage_pack_is_refused_in_band(gate: GateServer, seeded: tuple[Path, str]) -> None:

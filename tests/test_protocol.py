@@ -99,3 +99,47 @@ def test_advertised_capabilities_are_deliberate() -> None:
 def test_one_line_reasons() -> None:
     assert one_line("a\nb\rc\0d") == "a b c d"
     assert len(one_line("x" * 500)) == 200
+
+
+SHALLOW = b"3" * 40
+
+
+def test_shallow_lines_come_first_and_round_trip() -> None:
+    body = pkt_line(b"shallow " + SHALLOW + b"\n") + GOOD
+    req = parse_push_request(io.BytesIO(body))
+    assert req.shallow == [SHALLOW]
+    assert [c.ref for c in req.commands] == [b"refs/heads/main", b"refs/tags/v1"]
+    assert req.sideband  # capabilities are on the first *command*, not on a shallow line
+    head = encode_request_head(req, req.commands[:1])
+    assert head.startswith(pkt_line(b"shallow " + SHALLOW + b"\n"))
+    again = parse_push_request(io.BytesIO(head + b"PACK"))
+    assert again.shallow == [SHALLOW] and again.commands == req.commands[:1]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (pkt_line(b"shallow xyz\n") + GOOD, "malformed shallow line"),
+        (  # after the first command a shallow line is just a malformed command
+            pkt_line(OLD + b" " + NEW + b" refs/heads/main\0report-status\n")
+            + pkt_line(b"shallow " + SHALLOW + b"\n")
+            + pkt_line(None),
+            "malformed ref update",
+        ),
+    ],
+)
+def test_shallow_errors(body: bytes, message: str) -> None:
+    with pytest.raises(ProtocolError, match=message):
+        parse_push_request(io.BytesIO(body))
+
+
+def test_errors_carry_what_was_read() -> None:
+    """So the answer can go in-band (gitgate.inband) on the channels the client asked for."""
+    body = GOOD[: GOOD.index(b"PACK")]  # refs but no pack
+    with pytest.raises(ProtocolError) as caught:
+        parse_push_request(io.BytesIO(body))
+    assert [c.ref for c in caught.value.commands] == [b"refs/heads/main", b"refs/tags/v1"]
+    assert caught.value.capabilities == [b"report-status", b"side-band-64k", b"push-options"]
+    with pytest.raises(ProtocolError) as caught:
+        parse_push_request(io.BytesIO(b"zzzz"))
+    assert caught.value.commands == [] and caught.value.capabilities is None

@@ -107,6 +107,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def compact_mirrors(cfg: Config) -> int:
     """Repack every mirror (git's own auto-gc is off in mirrors); a failure is reported and
     the others still run."""
+    import shutil
     import subprocess
 
     from gitgate.mirror import Mirrors
@@ -114,6 +115,9 @@ def compact_mirrors(cfg: Config) -> int:
 
     mirrors = Mirrors(Path(cfg.storage.data_dir), Upstream(cfg.upstream.git_url, None))
     failed = 0
+    for orphan in mirrors.orphans():  # a mixed-case path from an older gate: never read again
+        shutil.rmtree(orphan, ignore_errors=True)
+        print(f"gitgate: removed the unused mirror {orphan} (mirrors use canonical names)")
     repos = mirrors.repos()
     for repo in repos:
         try:

@@ -25,8 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from gitgate.cli import load_config
+    from gitgate.routes import BadRepo, parse_repo
 
     cfg = load_config(args.config)
+    try:
+        repo = parse_repo(args.repo)  # the gate decides on the canonical name; so does explain
+    except BadRepo as ex:
+        print(f"gitgate: {ex}", file=sys.stderr)
+        return 2
     subject, groups = args.subject, list(args.group)
     if args.token:
         from gitgate.auth import AuthError
@@ -42,11 +48,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         subject, groups = ident.subject, list(ident.groups)
     print(f"identity: {subject} groups: {', '.join(groups) or '(none)'}")
     if args.ref:
-        rule = rule_for(cfg.rule, args.repo, args.ref, groups)
-        target = f"{args.repo} {args.ref}"
+        rule = rule_for(cfg.rule, repo, args.ref, groups)
+        target = f"{repo} {args.ref}"
     else:
-        rule = repo_rule(cfg.rule, args.repo, groups)
-        target = f"{args.repo} (clone/fetch)"
+        rule = repo_rule(cfg.rule, repo, groups)
+        target = f"{repo} (clone/fetch)"
     if rule is None:
         print(f"{target}: no rule matches: no access (deny by default)")
         return 1
@@ -61,6 +67,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         acts = dataclasses.asdict(rule.actions)
         print(f"  protected paths: {rule.protected_paths or 'none'} -> {acts['protected_paths']}")
         print(f"  secrets: {'scanned' if rule.secrets else 'not scanned'} -> {acts['secrets']}")
+        print(f"  lfs pointers without their objects -> {acts['lfs']}")
         deny = rule.deny
         print(
             f"  deny: force_push={deny.force_push} delete_ref={deny.delete_ref} "

@@ -66,13 +66,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("gitgate: --limit must be at least 1", file=sys.stderr)
         return 2
+    from gitgate.routes import parse_repo
+
     try:
         since = parse_since(args.since) if args.since else None
+        repo = parse_repo(args.repo) if args.repo else None  # records hold canonical names
     except ValueError as ex:
         print(f"gitgate: {ex}", file=sys.stderr)
         return 2
     with open_bound(load_config(args.config)):
-        records = sessions.list_sessions(limit=args.limit, since=since, repo=args.repo)
+        records = sessions.list_sessions(limit=args.limit, since=since, repo=repo)
     if not records:
         print("gitgate: no session records match", file=sys.stderr)
         return 0

@@ -26,7 +26,7 @@ PUSH_STATES = (PENDING, RELAYING, RELAYED, REJECTED, EXPIRED, STALE, FAILED)
 FINISHED_STATES = frozenset({RELAYED, REJECTED, EXPIRED, STALE, FAILED})
 
 # SessionRecord.service values.
-SERVICES = frozenset({"upload-pack", "receive-pack", "info-refs", "rest"})
+SERVICES = frozenset({"upload-pack", "receive-pack", "info-refs", "rest", "lfs"})
 
 APPROVE = "approve"
 REJECT = "reject"
