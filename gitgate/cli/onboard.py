@@ -41,8 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_agent_setup(args: argparse.Namespace) -> int:
-    from gitgate.cli import load_config
     from gitgate.auth.keyseal import SealError
+    from gitgate.cli import load_config
     from gitgate.onboard.agent_setup import SandboxLines, issue_token
 
     cfg = load_config(args.config)
