@@ -76,7 +76,12 @@ class GateApp(falcon.App):
 def create_app(config: Config, *, runtime: Runtime | None = None, **collaborators: Any) -> GateApp:
     """Build the WSGI app. `collaborators` override parts of the runtime (see build_runtime)."""
     runtime = runtime or build_runtime(config, **collaborators)
-    app = GateApp(middleware=[RequestContext()], cors_enable=False)
+    from gitgate.metrics import MetricsMiddleware, MetricsResource
+    from gitgate.web.routes import SecurityHeaders
+
+    app = GateApp(
+        middleware=[RequestContext(), MetricsMiddleware(), SecurityHeaders()], cors_enable=False
+    )
     app.req_options.strip_url_path_trailing_slash = True
     app.add_error_handler(falcon.HTTPError, _text_error)
     service = GitService(runtime)
@@ -84,6 +89,12 @@ def create_app(config: Config, *, runtime: Runtime | None = None, **collaborator
     upload = UploadPack(service)
     receive = ReceivePackResource(service)
     health = Health(runtime)
+    if config.metrics.enabled:
+        app.add_route("/metrics", MetricsResource())
+    if config.review.enabled:
+        from gitgate.web.routes import add_routes
+
+        add_routes(app, runtime)
     app.add_route("/healthz", health, suffix="live")
     app.add_route("/readyz", health, suffix="ready")
     app.add_route("/{owner}/{name}/info/refs", info)
