@@ -93,7 +93,9 @@ def test_metrics_after_clone_push_and_queue_cycle(
     sent = git_requests(trace)
     info_refs = sum(1 for m, p, _ in sent if m == "GET" and "/info/refs" in p)
     uploads = sum(1 for m, p, _ in sent if m == "POST" and p.endswith("git-upload-pack"))
-    receives = sum(1 for m, p, probe in sent if m == "POST" and p.endswith("receive-pack") and not probe)
+    receives = sum(
+        1 for m, p, probe in sent if m == "POST" and p.endswith("receive-pack") and not probe
+    )
     assert (info_refs, receives) == (3, 2) and uploads >= 1, "\n".join(map(str, sent))
 
     # two workers answer scrapes; each answer sums both workers' files
