@@ -57,7 +57,11 @@ class OidcLogin:
         if self.rv.oidc_client_secret:
             from gitgate.upstream_cred import load_token_ref
 
-            self.client_secret = load_token_ref(self.rv.oidc_client_secret)
+            try:
+                self.client_secret = load_token_ref(self.rv.oidc_client_secret)
+            except ValueError as ex:
+                why = str(ex).removeprefix("upstream token: ")
+                raise ValueError(f"review.oidc_client_secret: {why}") from None
 
     def begin(self, redirect_uri: str, next_path: str) -> tuple[str, str]:
         """The URL to send the browser to, and the signed login cookie to set."""

@@ -54,7 +54,11 @@ def session_key(config: Config) -> bytes:
     if ref:
         from gitgate.upstream_cred import load_token_ref
 
-        return hashlib.sha256(load_token_ref(ref).encode()).digest()
+        try:
+            return hashlib.sha256(load_token_ref(ref).encode()).digest()
+        except ValueError as ex:
+            why = str(ex).removeprefix("upstream token: ")
+            raise ValueError(f"review.session_secret: {why}") from None
     path = Path(config.storage.data_dir) / "keys" / "review-session.key"
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
