@@ -58,7 +58,9 @@ RELAYS = Counter(
     ["kind", "result"],
 )
 UPSTREAM_ERRORS = Counter(
-    "gitgate_upstream_errors", "Requests that failed because of upstream, by service", ["service"]
+    "gitgate_upstream_errors",
+    "Upstream failures (an HTTP error status, or unreachable / cut short / malformed)",
+    ["kind"],
 )
 HELD_PUSHES = Gauge(
     "gitgate_held_pushes",
@@ -107,22 +109,19 @@ class MetricsMiddleware:
 
 
 def observe_session(event: dict[str, Any]) -> None:
-    """Count what a request's session record says: pushes by decision and rule, direct relays,
-    upstream failures. Called with every record the gate writes (gitgate.runtime.Runtime)."""
-    service = str(event.get("service") or "")
+    """Count what a push's session record says: pushes by decision and rule, direct relays.
+    Called with every record the gate writes (gitgate.runtime.Runtime)."""
     decision = str(event.get("decision") or "")
-    status = event.get("upstream_status")
-    error = str(event.get("error") or "")
-    if decision == "error" and ((status and status != 200) or error.startswith("upstream")):
-        UPSTREAM_ERRORS.labels(service).inc()
-    if service != "receive-pack" or decision in ("", "probe", "unauthenticated", "forbidden"):
-        return
+    skip = ("", "probe", "unauthenticated", "forbidden", "error")
+    if event.get("service") != "receive-pack" or decision in skip:
+        return  # "error": nothing was decided (unpack failed, upstream unreachable before)
     rules = sorted({str(v.get("rule")) for v in event.get("verdicts") or [] if v.get("rule")})
     for rule in rules or ["none"]:
         PUSHES.labels(decision, rule).inc()
-    if status is not None:
-        ok = all(s.get("status") == "ok" for s in event.get("statuses") or [])
-        RELAYS.labels("direct", "ok" if status == 200 and ok else "failed").inc()
+    status = event.get("upstream_status")
+    if status is not None or event.get("error"):  # a relay was attempted
+        ok = status == 200 and not event.get("error")
+        RELAYS.labels("direct", "ok" if ok else "failed").inc()
 
 
 class QueueCollector(Collector):

@@ -114,7 +114,8 @@ def test_metrics_after_clone_push_and_queue_cycle(
         assert value(m, "gitgate_scan_seconds_count") >= 1
         assert value(m, "gitgate_held_pushes") == 0
         assert value(m, "gitgate_scanner_busy") == 0
-        assert value(m, "gitgate_upstream_errors_total", service="receive-pack") == 0
+        assert value(m, "gitgate_upstream_errors_total", kind="http") == 0
+        assert value(m, "gitgate_upstream_errors_total", kind="connection") == 0
         assert value(m, "gitgate_queue_depth", state="pending") == 0
         assert value(m, "gitgate_queue_depth", state="relayed") == 1
         assert value(m, "gitgate_queue_oldest_pending_seconds") == 0
