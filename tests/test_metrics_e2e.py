@@ -5,7 +5,9 @@ and relayed by the gate: every count is what git and the reviewer actually did."
 from __future__ import annotations
 
 import http.cookiejar
+import os
 import re
+import signal
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -120,4 +122,18 @@ def test_metrics_after_clone_push_and_queue_cycle(
         assert value(m, "gitgate_queue_depth", state="relayed") == 1
         assert value(m, "gitgate_queue_oldest_pending_seconds") == 0
     # multiprocess mode: `serve` pointed the workers at per-process files under the data dir
-    assert list((tmp_path / "gate" / "metrics").glob("counter_*.db"))
+    files = tmp_path / "gate" / "metrics"
+    assert list(files.glob("counter_*.db"))
+
+    # a worker that dies: gunicorn's child_exit hook drops its live gauges (held pushes,
+    # scanner busy) while the counters keep what it did
+    live = sorted(files.glob("gauge_livesum_*.db"))
+    assert len(live) == 2, live  # one per worker
+    victim = int(live[0].stem.rsplit("_", 1)[1])
+    booted = sum("Booting worker" in line for line in gate.log_lines())
+    os.kill(victim, signal.SIGKILL)
+    assert gate.wait_for_log(lambda lines: sum("Booting worker" in x for x in lines) > booted)
+    assert not live[0].exists()
+    m = scrape(gate.url)
+    assert value(m, "gitgate_pushes_total", decision="allow", rule="prod-review") == 1
+    assert value(m, "gitgate_relays_total", kind="queued", result="ok") == 1
