@@ -77,7 +77,7 @@ def create_app(config: Config, *, runtime: Runtime | None = None, **collaborator
     """Build the WSGI app. `collaborators` override parts of the runtime (see build_runtime)."""
     runtime = runtime or build_runtime(config, **collaborators)
     from gitgate.metrics import MetricsMiddleware, MetricsResource
-    from gitgate.web.routes import SecurityHeaders
+    from gitgate.web.base import SecurityHeaders
 
     app = GateApp(
         middleware=[RequestContext(), MetricsMiddleware(), SecurityHeaders()], cors_enable=False

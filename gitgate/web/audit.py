@@ -51,7 +51,7 @@ class AuditPage:
         }
 
     def _auditor(self, req: falcon.Request, resp: falcon.Response) -> Any:
-        from gitgate.web.routes import html
+        from gitgate.web.base import html
 
         who = self.web.require(req, resp)
         if who is None:
@@ -75,7 +75,7 @@ class AuditPage:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         from gitgate.store.webviews import search_sessions
-        from gitgate.web.routes import html
+        from gitgate.web.base import html
 
         who = self._auditor(req, resp)
         if who is None:

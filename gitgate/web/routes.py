@@ -10,47 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-from importlib import resources
 from typing import Any
 
 import falcon
 
 from gitgate.db.models import PUSH_STATES
 from gitgate.runtime import Runtime
-from gitgate.web.render import diff_css, render
+from gitgate.web.base import PREFIX, Static, html, read_form
 from gitgate.web.session import Reviewer, Sessions, csrf_ok
 
 log = logging.getLogger("gitgate.web")
-PREFIX = "/-/review"
-MAX_FORM_BYTES = 64 * 1024
 MAX_LIST = 200
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-STATIC = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
-
-
-class SecurityHeaders:
-    """A strict CSP and friends on every page of the review UI (and nothing cached)."""
-
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: Any, ok: bool
-    ) -> None:
-        if not req.path.startswith(PREFIX):
-            return
-        resp.set_header("Content-Security-Policy", CSP)
-        resp.set_header("X-Content-Type-Options", "nosniff")
-        resp.set_header("X-Frame-Options", "DENY")
-        resp.set_header("Referrer-Policy", "same-origin")
-        if not req.path.startswith(PREFIX + "/static/"):
-            resp.set_header("Cache-Control", "no-store")
-
-
-def html(resp: falcon.Response, template: str, status: str = falcon.HTTP_200, **ctx: Any) -> None:
-    resp.status = status
-    resp.content_type = "text/html; charset=utf-8"
-    resp.text = render(template, **ctx)
 
 
 class Web:
@@ -278,32 +248,6 @@ class PushState:
                 "version": version(info),
             }
         )
-
-
-def read_form(req: falcon.Request) -> dict[str, str]:
-    """A small urlencoded form (bounded: the review forms hold a comment at most)."""
-    import urllib.parse
-
-    length = req.content_length or 0
-    if length > MAX_FORM_BYTES:
-        raise falcon.HTTPPayloadTooLarge(description="form too large (64 KiB at most)")
-    if not (req.content_type or "").startswith("application/x-www-form-urlencoded"):
-        return {}
-    body = req.bounded_stream.read(MAX_FORM_BYTES).decode("utf-8", "replace")
-    return {k: v for k, v in urllib.parse.parse_qsl(body, keep_blank_values=True)}
-
-
-class Static:
-    def on_get(self, req: falcon.Request, resp: falcon.Response, name: str) -> None:
-        if name == "diff.css":
-            resp.content_type = "text/css; charset=utf-8"
-            resp.text = diff_css()
-            return
-        if name not in STATIC:
-            raise falcon.HTTPNotFound(description=f"no static file {name!r}")
-        resp.content_type = STATIC[name]
-        resp.data = resources.files("gitgate.web").joinpath("static", name).read_bytes()
-        resp.set_header("Cache-Control", "max-age=300")
 
 
 def add_routes(app: falcon.App, runtime: Runtime) -> None:

@@ -26,7 +26,7 @@ class Login:
         self.web = web
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from gitgate.web.routes import html
+        from gitgate.web.base import html
 
         if self.web.oidc is None:
             html(resp, "signin.html", **self.web.page(req, resp, who=None, next="/-/review"))
@@ -42,7 +42,7 @@ class Callback:
         self.web = web
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from gitgate.web.routes import html
+        from gitgate.web.base import html
 
         def fail(status: str, message: str) -> None:
             html(
@@ -84,7 +84,7 @@ class Logout:
         self.web = web
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from gitgate.web.routes import read_form
+        from gitgate.web.base import read_form
 
         who = self.web.sessions.reviewer(req, resp)
         if who is not None and not csrf_ok(who, read_form(req).get("csrf")):
