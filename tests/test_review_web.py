@@ -192,10 +192,10 @@ def test_same_rules_as_the_cli_and_no_secret_value_on_the_page(
 
 
 def test_rejection_needs_a_reason_and_ends_the_review(
-    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path, db_url: str
 ) -> None:
     _, repo = seeded
-    gate = make_gate(queue_rule(), sections={"review": HEADERS_ON})
+    gate = make_gate(queue_rule(), sections={"review": HEADERS_ON}, db_url=db_url)
     queue_one(gate, repo, tmp_path, {"deploy/prod.yaml": "replicas: 5\n"})
     alice = Client(gate.server.server_port, {"X-Forwarded-User": "alice"})
     alice.headers["X-Forwarded-Groups"] = "maintainers"
@@ -208,6 +208,7 @@ def test_rejection_needs_a_reason_and_ends_the_review(
     assert status == 200 and "rejected" in page and "too many" in page
     status, page, _ = alice.request("GET", "/-/review?state=rejected&repo=acme/app")
     assert status == 200 and "#1" in page
+    assert '<span class="refs">main </span>' in page  # the refs, extracted by the database
     status, page, _ = alice.request("GET", "/-/review?state=rejected&repo=acme/other")
     assert "#1" not in page and "No rejected pushes for acme/other" in page
 

@@ -20,7 +20,7 @@ from gitgate.web.base import PREFIX, Static, html, read_form
 from gitgate.web.session import Reviewer, Sessions, csrf_ok
 
 log = logging.getLogger("gitgate.web")
-MAX_LIST = 200
+MAX_LIST = 100  # newest first; the filters narrow it (bench/bench_review.py)
 
 
 class Web:
@@ -101,7 +101,14 @@ class QueuePage:
             resp,
             "queue.html",
             **self.web.page(
-                req, resp, who=who, pushes=pushes, state=state, repo=repo, states=PUSH_STATES
+                req,
+                resp,
+                who=who,
+                pushes=pushes,
+                state=state,
+                repo=repo,
+                states=PUSH_STATES,
+                limit=MAX_LIST,
             ),
         )
 
