@@ -107,6 +107,11 @@ def test_oidc_signin_sees_protected_diff_approves_and_push_lands(
     assert "image: app:<b>2</b>" in page
     assert browser.find_elements(By.CSS_SELECTOR, ".diff .gi")  # highlighted added lines
     screenshot(browser, "push")
+    # on a phone the page fits its width (only a long diff line scrolls, inside its box)
+    screenshot(browser, "push-phone", width=390)
+    overflow = "return document.documentElement.scrollWidth - window.innerWidth"
+    assert browser.execute_script(overflow) <= 0
+    browser.set_window_size(1000, 1400)
 
     assert upstream_ref(bare, "refs/heads/main") == before
     browser.find_element(By.ID, "approve").click()
