@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import falcon
+import peewee
 
 from gitgate import __version__
 from gitgate.config import Config
@@ -77,13 +78,14 @@ def create_app(config: Config, *, runtime: Runtime | None = None, **collaborator
     """Build the WSGI app. `collaborators` override parts of the runtime (see build_runtime)."""
     runtime = runtime or build_runtime(config, **collaborators)
     from gitgate.metrics import MetricsMiddleware, MetricsResource
-    from gitgate.web.base import SecurityHeaders
+    from gitgate.web.base import SecurityHeaders, database_down
 
     app = GateApp(
         middleware=[RequestContext(), MetricsMiddleware(), SecurityHeaders()], cors_enable=False
     )
     app.req_options.strip_url_path_trailing_slash = True
     app.add_error_handler(falcon.HTTPError, _text_error)
+    app.add_error_handler(peewee.DatabaseError, database_down)
     service = GitService(runtime)
     info = InfoRefs(service)
     upload = UploadPack(service)

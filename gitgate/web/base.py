@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from typing import Any
 
@@ -9,6 +10,7 @@ import falcon
 
 from gitgate.web.render import diff_css, render
 
+log = logging.getLogger("gitgate.web")
 PREFIX = "/-/review"
 MAX_FORM_BYTES = 64 * 1024
 CSP = (
@@ -16,6 +18,35 @@ CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 STATIC = {"review.css": "text/css; charset=utf-8", "review.js": "text/javascript; charset=utf-8"}
+
+
+def database_down(req: falcon.Request, resp: falcon.Response, ex: Exception, _p: Any) -> None:
+    """The gate's database failing is the gate's fault: a 503 that says so (HTML on the review
+    pages, JSON for their poll, plain text that git shows as `remote:` elsewhere)."""
+    log.error("database error on %s: %s", req.path, type(ex).__name__)
+    if not req.path.startswith(PREFIX):
+        resp.status = falcon.HTTP_503
+        resp.content_type = falcon.MEDIA_TEXT
+        resp.text = (
+            "gitgate: the gate cannot reach its database; this is not your fault: try again "
+            "in a minute, or tell the gate's operators\n"
+        )
+        return
+    if req.path.endswith("/state"):
+        resp.status = falcon.HTTP_503
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = '{"message": "the gate\'s database is unavailable; the page retries"}'
+        return
+    html(
+        resp,
+        "error.html",
+        falcon.HTTP_503,
+        prefix=PREFIX,
+        who=None,
+        title="The gate cannot reach its database",
+        message="This is not your fault, and nothing was decided. Try again in a minute; "
+        "if it persists, tell the gate's operators.",
+    )
 
 
 class SecurityHeaders:
