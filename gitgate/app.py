@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 import falcon
+import peewee
 
 from gitgate import __version__, shutdown
 from gitgate.config import Config
@@ -77,14 +78,26 @@ class GateApp(falcon.App):
 def create_app(config: Config, *, runtime: Runtime | None = None, **collaborators: Any) -> GateApp:
     """Build the WSGI app. `collaborators` override parts of the runtime (see build_runtime)."""
     runtime = runtime or build_runtime(config, **collaborators)
-    app = GateApp(middleware=[RequestContext()], cors_enable=False)
+    from gitgate.metrics import MetricsMiddleware, MetricsResource
+    from gitgate.web.base import SecurityHeaders, database_down
+
+    app = GateApp(
+        middleware=[RequestContext(), MetricsMiddleware(), SecurityHeaders()], cors_enable=False
+    )
     app.req_options.strip_url_path_trailing_slash = True
     app.add_error_handler(falcon.HTTPError, _text_error)
+    app.add_error_handler(peewee.DatabaseError, database_down)
     service = GitService(runtime)
     info = InfoRefs(service)
     upload = UploadPack(service)
     receive = ReceivePackResource(service)
     health = Health(runtime)
+    if config.metrics.enabled:
+        app.add_route("/metrics", MetricsResource())
+    if config.review.enabled:
+        from gitgate.web.routes import add_routes
+
+        add_routes(app, runtime)
     app.add_route("/healthz", health, suffix="live")
     app.add_route("/readyz", health, suffix="ready")
     app.add_route("/{owner}/{name}/info/refs", info)

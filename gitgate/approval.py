@@ -25,6 +25,7 @@ from gitgate.policy import RefDecision
 from gitgate.protocol import PushRequest, encode_request_head, parse_push_request
 from gitgate.relay import advertised_refs, relay, repack
 from gitgate.upstream import Upstream, UpstreamError
+from gitgate.web.links import page_url
 
 log = logging.getLogger("gitgate.approval")
 ZERO = b"0" * 40
@@ -239,7 +240,7 @@ def event_payload(
         "rule": rule,
         "refs": [r["ref"] for r in summary.get("ref_updates", [])],
         "reason": "; ".join(summary.get("reasons", []))[:500],
-        "review": f"gitgate review show {push_id}",
+        "review": page_url(push_id) or f"gitgate review show {push_id}",
         **extra,
     }
 
@@ -296,6 +297,9 @@ def relay_stored(push_id: int, upstream: Upstream) -> RelayOutcome:
     if info is None:
         raise LookupError(f"no queued push #{push_id}")
     outcome = _relay(info.repo, push_id, upstream)
+    from gitgate.metrics import RELAYS
+
+    RELAYS.labels("queued", "ok" if outcome.state == "relayed" else outcome.state).inc()
     queue.finish(push_id, outcome.state, outcome.reason, outcome.report)
     announce(outcome.state, info, state=outcome.state, detail=outcome.reason)
     return outcome

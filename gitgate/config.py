@@ -140,6 +140,33 @@ class NotifyConfig:
 
 
 @dataclass
+class ReviewConfig:
+    """The reviewer's web page (gitgate.web): sign-in, sessions, who may see what."""
+
+    enabled: bool = True
+    session_ttl: int = 8 * 3600
+    session_secret: str = ""
+    cookie_secure: bool = True
+    auditor_groups: list[str] = field(default_factory=list)
+    trusted_headers: bool = False
+    trusted_proxies: list[str] = field(default_factory=list)
+    user_header: str = "X-Forwarded-User"
+    groups_header: str = "X-Forwarded-Groups"
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_authorization_endpoint: str = ""
+    oidc_token_endpoint: str = ""
+    oidc_scopes: list[str] = field(default_factory=lambda: ["openid", "profile"])
+    oidc_redirect_url: str = ""
+
+
+@dataclass
+class MetricsConfig:
+    enabled: bool = True
+
+
+@dataclass
 class AuditConfig:
     retention_days: int = 90
 
@@ -204,6 +231,8 @@ class Config:
     hooks: HooksConfig = field(default_factory=HooksConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    review: ReviewConfig = field(default_factory=ReviewConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     rule: list[Rule] = field(default_factory=list)
     source: str = "<embedded default>"
 
@@ -220,9 +249,20 @@ _DURATION_KEYS = {
     "queue_expiry",
     "jwks_timeout",
     "max_token_ttl",
+    "session_ttl",
 }
 # Keys that take one string or a list of strings.
-_LIST_OR_STR = {"repos", "refs", "groups", "audience", "reviewers", "break_glass_groups"}
+_LIST_OR_STR = {
+    "repos",
+    "refs",
+    "groups",
+    "audience",
+    "reviewers",
+    "break_glass_groups",
+    "auditor_groups",
+    "trusted_proxies",
+    "oidc_scopes",
+}
 _CHOICES: dict[str, tuple[str, ...]] = {
     "Rule.access": ACCESS_LEVELS,
     "ServerConfig.log_format": ("text", "json"),
@@ -342,6 +382,7 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         for alg in o.algorithms:
             if alg.upper().startswith("HS") or alg.lower() == "none":
                 problems.append(f"auth.oidc[{i}].algorithms: {alg} is not allowed (RFC 8725)")
+    _validate_review(cfg, problems)
     names: set[str] = set()
     for i, rule in enumerate(cfg.rule):
         where = f"rule[{i}]"
@@ -367,6 +408,45 @@ def _validate(cfg: Config, problems: list[str]) -> None:
             problems.append(f"{where}.reviewers: a rule that queues needs reviewer groups")
         if rule.break_glass_groups and not rule.allow_break_glass:
             problems.append(f"{where}.break_glass_groups: set allow_break_glass = true to use it")
+
+
+def _validate_review(cfg: Config, problems: list[str]) -> None:
+    import ipaddress
+
+    rv = cfg.review
+    for key in ("session_secret", "oidc_client_secret"):
+        value = getattr(rv, key)
+        if value and not value.startswith(("env:", "file:")):
+            problems.append(f'review.{key}: write "env:NAME" or "file:/path", never the value')
+    if rv.session_ttl <= 0:
+        problems.append("review.session_ttl: must be positive (e.g. 8h)")
+    if rv.trusted_headers and not rv.trusted_proxies:
+        problems.append(
+            "review.trusted_proxies: trusted_headers needs the addresses of the authenticating "
+            "proxy (identity headers from anyone else are ignored)"
+        )
+    for i, net in enumerate(rv.trusted_proxies):
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            problems.append(f"review.trusted_proxies[{i}]: {net!r} is not an address or network")
+    if rv.oidc_issuer:
+        names = [o.name or f"oidc-{i + 1}" for i, o in enumerate(cfg.auth.oidc)]
+        if rv.oidc_issuer not in names:
+            problems.append(
+                f"review.oidc_issuer: {rv.oidc_issuer!r} is not the name of an [[auth.oidc]] "
+                f"issuer ({', '.join(names) or 'none configured'})"
+            )
+        for key in ("oidc_client_id", "oidc_authorization_endpoint", "oidc_token_endpoint"):
+            if not getattr(rv, key):
+                problems.append(f"review.{key}: required when review.oidc_issuer is set")
+        for key in ("oidc_authorization_endpoint", "oidc_token_endpoint"):
+            url = getattr(rv, key)
+            if url and not (
+                url.startswith("https://")
+                or re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)", url)
+            ):
+                problems.append(f"review.{key}: use https:// (plain http only to loopback)")
 
 
 def _check_regex(rx: str, where: str, problems: list[str]) -> None:

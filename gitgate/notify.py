@@ -8,10 +8,11 @@ With no ``notify.webhook_url`` it sends nothing and events simply stay in the ou
 URL later and they are delivered then).
 
 Payload keys the gate uses (all optional; :func:`slack_text` reads them): ``id`` (queued push
-id), ``repo``, ``pusher``, ``refs``, ``rule``, ``reason``, ``review`` (the CLI command to review),
-``reviewer``, ``approvals``, ``required``, ``detail``, ``overridden`` (break glass). Each delivery
-adds ``event``, ``text`` (one Slack-ready line) and ``delivery`` (the outbox id, also sent as
-``X-Gitgate-Delivery``: receivers deduplicate on it, delivery is at least once).
+id), ``repo``, ``pusher``, ``refs``, ``rule``, ``reason``, ``review`` (the push's review page,
+else the CLI command), ``reviewer``, ``approvals``, ``required``, ``detail``, ``overridden``
+(break glass). Each delivery adds ``event``, ``text`` (one Slack-ready line) and ``delivery``
+(the outbox id, also sent as ``X-Gitgate-Delivery``: receivers deduplicate on it, delivery is
+at least once).
 APPSEC: payloads hold names and reasons, never a token or a secret value; the webhook URL (Slack
 URLs are bearer secrets) and the signing key never reach a log line or a stored error.
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
@@ -21,6 +22,7 @@ from gitgate import diskfull, messages, shutdown
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
+from gitgate.metrics import HELD_PUSHES, INSPECTION_SECONDS
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.policy import RefDecision, break_glass_reason, decide, rule_for
 from gitgate.protocol import (
@@ -114,6 +116,7 @@ class ReceivePack:
 
         def work() -> None:
             outcome = PushOutcome()
+            HELD_PUSHES.inc()
             try:
                 events.put(self._process(caller, spool, req, events.put, outcome))
             except Exception as ex:
@@ -131,6 +134,7 @@ class ReceivePack:
                 outcome.statuses = [(c.ref, reason) for c in req.commands]
                 events.put(self._final(req, "ok", outcome.statuses, {}))
             finally:
+                HELD_PUSHES.dec()
                 spool.close()
                 if on_done:
                     try:
@@ -171,6 +175,7 @@ class ReceivePack:
             for c in req.commands
         }
         writable = {ref: r for ref, r in rules.items() if r is not None and r.access == "write"}
+        started = time.monotonic()
         try:
             inspect = [c for c in req.commands if c.ref.decode("utf-8", "replace") in writable]
             with unpacked(
@@ -187,6 +192,7 @@ class ReceivePack:
             ) as (quarantine, push):
                 ctx = CheckContext(self.config, self.scanner, caller.identity, caller.request_id)
                 verdicts = run_checks(self.checks, push, writable, ctx) if writable else []
+                INSPECTION_SECONDS.observe(time.monotonic() - started)  # unpack + checks
                 if self.stopping.is_set():
                     # SIGTERM: scans were stopped mid-way; nothing half-checked goes anywhere
                     return self._shutting_down(caller, req, emit, outcome)

@@ -48,6 +48,12 @@ class Runtime:
 
     def record(self, event: dict[str, Any]) -> None:
         """Write a session record; never fails the request (the error is logged)."""
+        try:
+            from gitgate.metrics import observe_session
+
+            observe_session(event)
+        except Exception:
+            log.exception("could not count the request in the metrics")
         if self.recorder is None:
             return
         try:
@@ -166,6 +172,9 @@ def build_runtime(
 ) -> Runtime:
     data = Path(config.storage.data_dir)
     data.mkdir(parents=True, exist_ok=True)
+    from gitgate.web.links import configure
+
+    configure(config.server.public_url, config.review.enabled)
     database = open_state(config, database)
     if credential is None:
         credential = build_credential(config)

@@ -35,6 +35,9 @@ class UpstreamError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+        from gitgate.metrics import UPSTREAM_ERRORS
+
+        UPSTREAM_ERRORS.labels("http" if status else "connection").inc()
 
 
 def credential_failure(status: int, describe: str) -> UpstreamError:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from gitgate import __version__
 from gitgate import config as config_mod
@@ -26,12 +28,16 @@ def add_config_arg(p: argparse.ArgumentParser) -> None:
 
 def load_config(path: str | None) -> config_mod.Config:
     try:
-        return config_mod.load(path)
+        cfg = config_mod.load(path)
     except config_mod.ConfigError as ex:
         print(f"gitgate: the config has {len(ex.problems)} problem(s):", file=sys.stderr)
         for p in ex.problems:
             print(f"  {p}", file=sys.stderr)
         raise SystemExit(2) from None
+    from gitgate.web.links import configure
+
+    configure(cfg.server.public_url, cfg.review.enabled)
+    return cfg
 
 
 def cmd_version(args: argparse.Namespace) -> int:
@@ -49,6 +55,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     )
     print(render(cfg), end="")  # valid, yet perhaps missing what a first push needs
     return 0
+
+
+def metrics_dir(cfg: config_mod.Config) -> Path:
+    """The workers' shared metric files (prometheus_client's multiprocess mode), emptied here:
+    values of a previous run's workers must not be summed into this one's."""
+    path = Path(cfg.storage.data_dir) / "metrics"
+    if path.is_dir():
+        shutil.rmtree(path)
+    path.mkdir(parents=True, mode=0o700)
+    return path
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -87,6 +103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # gunicorn 27's control socket would be an undocumented admin interface at
         # $HOME/.gunicorn/gunicorn.ctl, shared (and deleted) by every gate of the same user
         "--no-control-socket",
+        "--config",
+        "python:gitgate.gunicorn_hooks",  # marks dead workers in the metrics
         "gitgate.app:get_app()",
     ]
     if not os.environ.get("LISTEN_FDS"):  # systemd socket activation: gunicorn uses the fds
@@ -96,6 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         env["GITGATE_CONFIG"] = os.path.abspath(args.config)
     if not cfg.storage.data_dir or "GITGATE_DATA_DIR" not in env:
         env["GITGATE_DATA_DIR"] = cfg.storage.data_dir
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir(cfg))
     from gitgate.onboard.advice import render
 
     print(

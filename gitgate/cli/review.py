@@ -16,6 +16,8 @@ import os
 import sys
 from typing import Any
 
+from gitgate.web.links import page_url
+
 STATES = ("pending", "relaying", "relayed", "rejected", "expired", "stale", "failed")
 # `approved` names the state the store calls `relaying`: approved, its relay claimed.
 ALIASES = {"approved": "relaying"}
@@ -148,6 +150,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     s = p.summary
     print(f"push #{p.id}: {p.state}" + (f" ({p.state_reason})" if p.state_reason else ""))
+    url = page_url(p.id)
+    if url:
+        print(f"  page:      {url}")
     print(f"  repo:      {p.repo}")
     print(f"  pusher:    {p.pusher_subject} (groups: {', '.join(p.pusher_groups) or '-'})")
     print(

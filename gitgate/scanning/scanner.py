@@ -148,7 +148,11 @@ class SecretScanner:
         with self._stats_lock:
             self.cache_hits += cache_hits
         if todo:
-            for key, raw in self._scan_uncached(todo, deadline).items():
+            from gitgate.metrics import SCAN_SECONDS, SCANNER_BUSY, Timer
+
+            with Timer(SCAN_SECONDS, SCANNER_BUSY):
+                scanned = self._scan_uncached(todo, deadline)
+            for key, raw in scanned.items():
                 self._cache.put(key, raw)
                 found[key[0]].update(raw)
         return {blob_id: self._hits(raw) for blob_id, raw in found.items()}
