@@ -245,12 +245,18 @@ def event_payload(
 
 
 def record_review(
-    push_id: int, verdict: str, reviewer: str, groups: Sequence[str], text: str
+    push_id: int,
+    verdict: str,
+    reviewer: str,
+    groups: Sequence[str],
+    text: str,
+    can_relay: str | None = None,
 ) -> Any:
     """Record an approval or rejection and announce it in the same transaction.
 
     Returns the store's ApprovalOutcome (whose `claimed` says whether the caller must relay
-    now) or RejectionOutcome; raises LookupError for an unknown push.
+    now) or RejectionOutcome; raises LookupError for an unknown push. ``can_relay``: see
+    :func:`gitgate.store.review.approve`.
     """
     from gitgate.db import write_transaction
     from gitgate.store import queue
@@ -259,7 +265,7 @@ def record_review(
     extra: dict[str, Any]
     with write_transaction():
         if verdict == "approve":
-            outcome = queue.approve(push_id, reviewer, list(groups), text)
+            outcome = queue.approve(push_id, reviewer, list(groups), text, can_relay=can_relay)
             extra = {"approvals": outcome.approvals, "required": outcome.required}
         else:
             outcome = queue.reject(push_id, reviewer, list(groups), text)

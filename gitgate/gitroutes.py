@@ -158,7 +158,7 @@ class GitService:
             "try again later, and tell the gitgate admin if it persists"
         )
 
-    def audit(self, caller: Caller, service: str, **fields: Any) -> None:
+    def audit(self, caller: Caller, service: str, **fields: Any) -> int | None:
         event = {
             "subject": caller.subject,
             "groups": list(caller.groups),
@@ -169,7 +169,7 @@ class GitService:
             "request_id": caller.request_id,
             **fields,
         }
-        self.rt.record(event)
+        return self.rt.record(event)
 
 
 class InfoRefs:
@@ -358,6 +358,15 @@ class ReceivePackResource:
             )
             resp.data = b""
             return
+        # Written now and completed when the push ends: a gate that dies mid-push (or a
+        # push that never ends) still leaves who pushed what behind.
+        record_id = self.svc.audit(
+            caller,
+            "receive-pack",
+            decision="started",
+            bytes_in=size,
+            ref_updates=_outcome_fields(PushOutcome(), parsed.commands)["ref_updates"],
+        )
 
         def done(outcome: PushOutcome) -> None:
             self.svc.audit(
@@ -366,6 +375,7 @@ class ReceivePackResource:
                 **_outcome_fields(outcome, parsed.commands),
                 bytes_in=size,
                 duration_ms=int((time.monotonic() - started) * 1000),
+                record_id=record_id,
             )
 
         resp.stream = self.svc.rt.receive.respond(caller, spool, parsed, on_done=done)

@@ -55,10 +55,21 @@ def _003_session_request_id(migrator: SchemaMigrator, db: peewee.Database) -> No
     )
 
 
+def _005_queue_claims_and_outcomes(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    # claimed_by: a relay whose claimer died is resolved by asking upstream, not by a timer;
+    # superseded_by: one queue entry per change; told_at: the agent hears how its push ended.
+    migrator.migrate(
+        migrator.add_column("queued_push", "claimed_by", peewee.TextField(null=True)),
+        migrator.add_column("queued_push", "superseded_by", peewee.IntegerField(null=True)),
+        migrator.add_column("queued_push", "told_at", peewee.DateTimeField(null=True)),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _001_initial),
     Migration(2, "listing indexes", _002_listing_indexes),
     Migration(3, "session request id and statuses", _003_session_request_id),
+    Migration(5, "queue claims, superseded entries, outcomes told", _005_queue_claims_and_outcomes),
 )
 
 # Any 64-bit constant works; all gitgate instances must agree on it ("gitgate1" in ASCII).

@@ -5,6 +5,8 @@ All of them run inside the caller's :func:`gitgate.db.write_transaction`.
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime
 
 import peewee
@@ -38,3 +40,31 @@ def leave_pending(push_id: int, state: str, reason: str, now: datetime) -> bool:
         .execute()
     )
     return changed == 1
+
+
+def claimer_id() -> str:
+    """Who claims a relay: ``host:pid``. A claimer on this host is known dead when its pid is
+    gone (see :func:`claimer_alive`), which needs no timer."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def claimer_alive(claimed_by: str | None) -> bool | None:
+    """True/False for a claimer on this host (is its process still running?), None when it
+    cannot be told from here (another host, or a row claimed before claimers were recorded)."""
+    host, _, pid_text = (claimed_by or "").rpartition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process not yet reaped by its parent is a zombie: it relays nothing
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
