@@ -132,6 +132,12 @@ class NotifyConfig:
 
 
 @dataclass
+class QueueConfig:
+    max_wait: int = 900
+    max_held: int = 4
+
+
+@dataclass
 class AuditConfig:
     retention_days: int = 90
 
@@ -180,6 +186,7 @@ class Rule:
     reviewers: list[str] = field(default_factory=list)
     approvals: int = 1
     queue_expiry: int = 7 * 86400
+    wait: int = 0
     allow_break_glass: bool = False
     break_glass_groups: list[str] = field(default_factory=list)
 
@@ -195,6 +202,7 @@ class Config:
     hooks: HooksConfig = field(default_factory=HooksConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     rule: list[Rule] = field(default_factory=list)
     source: str = "<embedded default>"
 
@@ -204,7 +212,7 @@ class Config:
 
 
 # Keys whose TOML value is a duration string or seconds.
-_DURATION_KEYS = {"timeout", "time_budget", "queue_expiry"}
+_DURATION_KEYS = {"timeout", "time_budget", "queue_expiry", "wait", "max_wait"}
 # Keys that take one string or a list of strings.
 _LIST_OR_STR = {"repos", "refs", "groups", "audience", "reviewers", "break_glass_groups"}
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -317,6 +325,11 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         for alg in o.algorithms:
             if alg.upper().startswith("HS") or alg.lower() == "none":
                 problems.append(f"auth.oidc[{i}].algorithms: {alg} is not allowed (RFC 8725)")
+    if cfg.queue.max_held >= cfg.server.threads:
+        problems.append(
+            f"queue.max_held: must be below server.threads ({cfg.server.threads}), or held "
+            "pushes could take every request thread"
+        )
     names: set[str] = set()
     for i, rule in enumerate(cfg.rule):
         where = f"rule[{i}]"

@@ -455,4 +455,5 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
             for ref, r in outcome.statuses
         ],
         "queue_ids": outcome.queue_ids,
+        "events": outcome.events,
     }

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, Protocol
 
 from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
 
-from gitgate import messages
+from gitgate import hold, messages
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import UnpackError, run_checks, unpacked
@@ -35,6 +35,7 @@ from gitgate.protocol import (
 )
 from gitgate.push import Push
 from gitgate.relay import RelayResult, relay, repack
+from gitgate.store.changes import Enqueued
 from gitgate.upstream import Upstream, UpstreamError
 
 log = logging.getLogger("gitgate.receive")
@@ -64,10 +65,13 @@ class PushOutcome:
     queue_ids: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     statuses: list[tuple[bytes, str | None]] = field(default_factory=list)
+    enqueued: Enqueued | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)  # superseded, hold
+    cancelled: threading.Event = field(default_factory=threading.Event)  # the client left
 
 
 class QueueHook(Protocol):
-    """What ReceivePack needs from the approval queue (gitgate.approval.QueueService)."""
+    """What ReceivePack needs from the approval queue (gitgate.queueing.QueueService)."""
 
     def enqueue(
         self,
@@ -77,7 +81,7 @@ class QueueHook(Protocol):
         spool: BinaryIO,
         quarantine: Quarantine,
         push: Push,
-    ) -> int: ...
+    ) -> Enqueued: ...
 
     def break_glass(self, caller: Caller, decisions: list[RefDecision], reason: str) -> None: ...
 
@@ -92,6 +96,7 @@ class ReceivePack:
         scanner: Any = None,
         queue: QueueHook | None = None,
         review_hint: str = "",
+        holder: Any = None,
     ) -> None:
         self.config = config
         self.upstream = upstream
@@ -100,6 +105,7 @@ class ReceivePack:
         self.scanner = scanner
         self.queue = queue
         self.review_hint = review_hint
+        self.holder = holder  # gitgate.hold.Holder: held pushes (git push -o gitgate.wait=)
 
     def respond(
         self,
@@ -110,9 +116,9 @@ class ReceivePack:
     ) -> Iterator[bytes]:
         """The response body, streamed: progress and keepalives first, the report last."""
         events: queue.Queue[Any] = queue.Queue()
+        outcome = PushOutcome()
 
         def work() -> None:
-            outcome = PushOutcome()
             try:
                 events.put(self._process(caller, spool, req, events.put, outcome))
             except Exception as ex:
@@ -132,16 +138,19 @@ class ReceivePack:
 
         thread = threading.Thread(target=work, name=f"push-{caller.request_id}", daemon=True)
         thread.start()
-        while True:
-            try:
-                item = events.get(timeout=KEEPALIVE_S)
-            except queue.Empty:
-                if req.sideband:
-                    yield pkt_line(bytes([1]))  # empty band-1 packet: git's own keepalive
-                continue
-            if item is _DONE:
-                break
-            yield item
+        try:
+            while True:
+                try:
+                    item = events.get(timeout=KEEPALIVE_S)
+                except queue.Empty:
+                    if req.sideband:
+                        yield pkt_line(bytes([1]))  # empty band-1 packet: git's own keepalive
+                    continue
+                if item is _DONE:
+                    break
+                yield item
+        finally:
+            outcome.cancelled.set()  # a held push stops waiting for a client that left
 
     def _say(self, req: PushRequest, emit: Callable[[bytes], None], lines: list[str]) -> None:
         if lines and req.sideband:
@@ -218,6 +227,12 @@ class ReceivePack:
         if to_queue:
             self._queue(caller, spool, req, to_queue, quarantine, push, outcome)
         max_f = self.config.scan.max_findings_shown
+        say: Callable[[list[str]], None] = lambda lines: self._say(req, emit, lines)  # noqa: E731
+        told = hold.tell_story(caller, say) if self.queue is not None and req.sideband else []
+        wait, wait_lines = 0.0, list[str]()
+        if outcome.enqueued is not None and self.holder is not None and req.sideband:
+            rules = [d.rule for d in to_queue if d.effective == "queue"]
+            wait, wait_lines = hold.requested_wait(push.push_options, rules, self.config.queue)
         self._say(
             req,
             emit,
@@ -226,7 +241,9 @@ class ReceivePack:
                 max_findings=max_f,
                 queue_ids=outcome.queue_ids,
                 review_hint=self.review_hint,
-            ),
+            )
+            + messages.queue_lines(outcome.enqueued)
+            + wait_lines,
         )
         relay_lines: dict[bytes, list[bytes]] = {}
         unpack = "ok"
@@ -261,8 +278,13 @@ class ReceivePack:
                 )
                 statuses.append((ref, reason))
             else:
-                statuses.append((ref, messages.ref_reason(d, outcome.queue_ids.get(d.ref))))
+                statuses.append(
+                    (ref, messages.ref_reason(d, outcome.queue_ids.get(d.ref), outcome.enqueued))
+                )
+        if wait > 0 and outcome.enqueued is not None and self.holder is not None:
+            statuses = hold.hold_statuses(self.holder, caller, wait, statuses, say, outcome)
         outcome.statuses = statuses
+        hold.mark_told(told)
         return self._final(req, unpack, statuses, relay_lines)
 
     def _relay(
@@ -312,14 +334,16 @@ class ReceivePack:
         try:
             if self.queue is None:
                 raise QueueRefused("the approval queue is not available on this gate")
-            push_id = self.queue.enqueue(caller, req, queued, spool, quarantine, push)
+            entry = self.queue.enqueue(caller, req, queued, spool, quarantine, push)
         except QueueRefused as ex:
             for d in queued:
                 d.effective = "reject"
                 d.reasons.insert(0, str(ex))
             return
+        outcome.enqueued = entry
+        outcome.events.extend(entry.events)
         for d in queued:
-            outcome.queue_ids[d.ref] = push_id
+            outcome.queue_ids[d.ref] = entry.id
 
     def _final(
         self,

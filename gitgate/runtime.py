@@ -60,6 +60,9 @@ class Runtime:
 
     def close(self) -> None:
         """Stop background work (tests start and stop many gates in one process)."""
+        holder = getattr(self.receive, "holder", None)
+        if holder is not None:
+            holder.stopping.set()  # held pushes end now, "still queued"
         maintenance = self.extras.pop("maintenance", None)
         if maintenance is not None:
             maintenance.stop()
@@ -157,6 +160,7 @@ _RECORD_FIELDS = frozenset(
         "error",
         "request_id",
         "statuses",
+        "events",
     }
 )
 
@@ -188,7 +192,8 @@ def build_runtime(
         )
     if authenticator == "config":
         authenticator = build_authenticator(config)
-    from gitgate.approval import QueueService
+    from gitgate.hold import Holder
+    from gitgate.queueing import QueueService
 
     queue = QueueService(config, mirrors, scanner)
     receive = ReceivePack(
@@ -199,6 +204,7 @@ def build_runtime(
         scanner,
         queue=queue,
         review_hint="gitgate review show {id} / review approve {id}",
+        holder=Holder(config.queue),
     )
     from gitgate.maintenance import Maintenance
 

@@ -120,6 +120,7 @@ def test_every_key_is_documented() -> None:
         config_mod.HooksConfig,
         config_mod.NotifyConfig,
         config_mod.AuditConfig,
+        config_mod.QueueConfig,
         config_mod.Rule,
         config_mod.DenyConfig,
         config_mod.CommitsConfig,

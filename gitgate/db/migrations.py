@@ -57,11 +57,13 @@ def _003_session_request_id(migrator: SchemaMigrator, db: peewee.Database) -> No
 
 def _005_queue_claims_and_outcomes(migrator: SchemaMigrator, db: peewee.Database) -> None:
     # claimed_by: a relay whose claimer died is resolved by asking upstream, not by a timer;
-    # superseded_by: one queue entry per change; told_at: the agent hears how its push ended.
+    # superseded_by: one queue entry per change; told_at: the agent hears how its push ended;
+    # session_record.events: superseded and hold events of a push.
     migrator.migrate(
         migrator.add_column("queued_push", "claimed_by", peewee.TextField(null=True)),
         migrator.add_column("queued_push", "superseded_by", peewee.IntegerField(null=True)),
         migrator.add_column("queued_push", "told_at", peewee.DateTimeField(null=True)),
+        migrator.add_column("session_record", "events", peewee.TextField(default="[]")),
     )
 
 

@@ -122,6 +122,7 @@ class SessionRecord(BaseModel):
     queued_push_id: int | None
     request_id = peewee.TextField(null=True)  # migration 003: ties a record to the logs
     statuses = JSONField(default=list)  # migration 003: [{ref, status}] as the agent saw it
+    events = JSONField(default=list)  # migration 005: [{event: superseded|hold, id, ...}]
 
     class Meta:
         table_name = "session_record"
