@@ -230,3 +230,46 @@ def test_the_agents_next_push_tells_what_became_of_its_queued_pushes(
     assert "git fetch origin && git rebase origin/stale-me && git push origin HEAD:stale-me" in out
     once_more = git("push", "origin", "HEAD:unrelated2", cwd=work).stderr
     assert "queued push #" not in once_more  # told once
+
+
+def test_an_agent_asks_the_json_endpoint_about_its_own_entries(
+    make_gate: MakeGate,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from tests.test_auth_e2e import get, issue
+
+    bare, repo = seeded
+    rules = queue_rule(groups=["agents"])
+    gate = make_gate(rules, db_url=db_url, sections={"auth": {"required": True}})
+    token, _ = issue(gate, capsys, "agent-7", "agents")
+    other, _ = issue(gate, capsys, "agent-8", "agents")
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo, token), str(work))
+    protected_change(work, 5)
+    git("push", "origin", "HEAD:main", cwd=work, check=False)
+    status, headers, body = get(gate, "/api/queue/1", f"Bearer {token}")
+    entry = json.loads(body)
+    assert status == 200 and headers["content-type"].startswith("application/json")
+    assert (entry["id"], entry["state"], entry["repo"]) == (1, "pending", repo)
+    assert (entry["approvals"], entry["approvals_required"], entry["upstream"]) == (0, 1, None)
+    assert "waiting for review" in entry["next"][0]
+    # another agent, a missing token, an unknown id: JSON messages that say what to do
+    status, _, body = get(gate, "/api/queue/1", f"Bearer {other}")
+    assert status == 404 and "GET /api/queue?repo=owner/name" in json.loads(body)["message"]
+    status, _, body = get(gate, "/api/queue/1")
+    assert status == 401 and "token" in json.loads(body)["message"]
+    assert get(gate, "/api/queue/99", f"Bearer {token}")[0] == 404
+    assert get(gate, "/api/queue", f"Bearer {token}")[0] == 400
+    assert review(gate.config_path, "approve", "1", *REVIEW, "--comment", "ok").returncode == 0
+    status, _, body = get(gate, f"/api/queue?repo={repo}", f"Bearer {token}")
+    [entry] = json.loads(body)["entries"]
+    tip = upstream_ref(bare, "refs/heads/main")
+    assert entry["state"] == "relayed" and entry["upstream"] == {"refs/heads/main": tip}
+    assert [(r["reviewer"], r["comment"]) for r in entry["reviews"]] == [("alice", "ok")]
+    assert any("git fetch" in line for line in entry["next"])
+    assert json.loads(get(gate, f"/api/queue?repo={repo}", f"Bearer {other}")[2]) == {"entries": []}

@@ -136,3 +136,18 @@ def mark_told(push_ids: Iterable[int]) -> None:
             QueuedPush.update(told_at=utcnow()).where(
                 QueuedPush.id.in_(ids), QueuedPush.told_at.is_null()
             ).execute()
+
+
+def entries_of(repo: str, pusher: str, limit: int) -> list[Any]:
+    """``pusher``'s entries on ``repo``, newest first (PushInfo)."""
+    from gitgate.store import queue
+
+    with connection():
+        ids = [
+            int(r.id)
+            for r in QueuedPush.select(QueuedPush.id)
+            .where(QueuedPush.repo == repo, QueuedPush.pusher_subject == pusher)
+            .order_by(QueuedPush.id.desc())
+            .limit(limit)
+        ]
+    return [info for push_id in ids if (info := queue.get(push_id)) is not None]
