@@ -136,7 +136,8 @@ class Holder:
                 if now >= next_progress:
                     next_progress = now + PROGRESS_S
                     say([_progress(push_id, info, now - started)])
-                self.stopping.wait(min(POLL_S, max(deadline - now, 0.05)))
+                left = deadline - now
+                self.stopping.wait(min(POLL_S, left) if left > 0.05 else POLL_S)
 
 
 def _progress(push_id: int, info: object, elapsed: float) -> str:

@@ -95,6 +95,18 @@ def test_a_held_push_ends_with_the_reviewers_decision(
     # the agent heard it during the push: its next push does not repeat the story
     again = git("push", "origin", "HEAD:refs/heads/other", cwd=work, check=False)
     assert "queued push #1" not in again.stderr
+    from gitgate.db import connection
+    from gitgate.db.models import NotificationOutbox, SessionRecord
+
+    outcome = "relayed" if verdict == "approve" else "rejected"
+    with connection():
+        events = [e for r in SessionRecord.select() for e in r.events]
+        hold = [
+            r.payload
+            for r in NotificationOutbox.select().where(NotificationOutbox.event == "hold")
+        ]
+    assert [(e["event"], e["id"], e["outcome"]) for e in events] == [("hold", 1, outcome)]
+    assert [(h["id"], h["wait_s"]) for h in hold] == [(1, 60)]
 
 
 def test_the_window_runs_out_and_the_push_stays_approvable(

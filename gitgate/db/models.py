@@ -58,7 +58,7 @@ class QueuedPush(BaseModel):
     payload_sha256 = peewee.TextField(default="")
     relay_report = peewee.TextField(null=True)
     relayed_at = UTCDateTimeField(null=True)  # when finish() recorded the relay's outcome
-    # migration 005: who relays a claimed push ("host:pid"), so a dead claimer is recognised
+    # migration 005: who relays a claimed push (host/boot/pidns:pid): a dead one is recognised
     claimed_by = peewee.TextField(null=True)
     superseded_by = peewee.IntegerField(null=True)  # the entry that replaced this one
     told_at = UTCDateTimeField(null=True)  # when the pusher was told how it ended

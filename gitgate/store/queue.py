@@ -10,11 +10,11 @@ push row locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMED
 writer at a time). Leaving "pending" is additionally a conditional ``UPDATE … WHERE
 state='pending'``, so exactly one caller ever claims a relay, across threads and processes.
 
-take_over: a push stays "relaying" only while its claimer (``host:pid``) relays it. When that
-process died, another takes the claim over (one conditional update) and asks upstream what
-happened (gitgate.recovery): refs at the pushed ids -> relayed; at the old ids -> relayed
-again; anything else -> stale. Relaying twice cannot corrupt the upstream anyway: each ref
-update carries the old id it expects.
+take_over: a push stays "relaying" only while its claimer (``host/boot/pidns:pid``) relays
+it. When that process died, another takes the claim over (one conditional update) and asks
+upstream what happened (gitgate.recovery): refs at the pushed ids -> relayed; at the old ids
+-> relayed again; anything else -> stale. Relaying twice cannot corrupt the upstream anyway:
+each ref update carries the old id it expects.
 """
 
 from __future__ import annotations

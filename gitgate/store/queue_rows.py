@@ -5,6 +5,7 @@ All of them run inside the caller's :func:`gitgate.db.write_transaction`.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from datetime import datetime
@@ -42,17 +43,31 @@ def leave_pending(push_id: int, state: str, reason: str, now: datetime) -> bool:
     return changed == 1
 
 
+@functools.cache
+def _machine() -> str:
+    """This host and pid namespace: hostname, kernel boot id and pid namespace. Containers may
+    share a hostname (or a kernel): only a claimer with the very same key is checked by pid."""
+    parts = [socket.gethostname()]
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            parts.append(boot.read().strip()[:8])
+        parts.append(os.readlink("/proc/self/ns/pid").strip("pid:[]"))
+    except OSError:
+        pass
+    return "/".join(parts)
+
+
 def claimer_id() -> str:
-    """Who claims a relay: ``host:pid``. A claimer on this host is known dead when its pid is
-    gone (see :func:`claimer_alive`), which needs no timer."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who claims a relay: ``host/boot/pidns:pid``. A claimer on this machine is known dead
+    when its pid is gone (see :func:`claimer_alive`), which needs no timer."""
+    return f"{_machine()}:{os.getpid()}"
 
 
 def claimer_alive(claimed_by: str | None) -> bool | None:
-    """True/False for a claimer on this host (is its process still running?), None when it
-    cannot be told from here (another host, or a row claimed before claimers were recorded)."""
-    host, _, pid_text = (claimed_by or "").rpartition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    """True/False for a claimer on this machine (is its process still running?), None when it
+    cannot be told from here (another machine, or a row claimed before claimers were kept)."""
+    machine, _, pid_text = (claimed_by or "").rpartition(":")
+    if machine != _machine() or not pid_text.isdigit():
         return None
     pid = int(pid_text)
     if pid == os.getpid():
