@@ -102,8 +102,7 @@ def test_a_held_push_ends_with_the_reviewers_decision(
     with connection():
         events = [e for r in SessionRecord.select() for e in r.events]
         hold = [
-            r.payload
-            for r in NotificationOutbox.select().where(NotificationOutbox.event == "hold")
+            r.payload for r in NotificationOutbox.select().where(NotificationOutbox.event == "hold")
         ]
     assert [(e["event"], e["id"], e["outcome"]) for e in events] == [("hold", 1, outcome)]
     assert [(h["id"], h["wait_s"]) for h in hold] == [(1, 60)]

@@ -152,3 +152,32 @@ def test_a_graceful_restart_ends_a_held_push_still_queued(
     spawn(serve_argv(config), env)
     assert cli(config, env, "review", "approve", "1", *REVIEW).returncode == 0
     assert upstream_ref(bare, "refs/heads/main") == tip
+
+
+def test_held_pushes_end_rejected_or_still_queued_under_gunicorn(
+    spawn: Spawn,
+    upstream: UpstreamServer,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    db_url: str,
+) -> None:
+    bare, repo = seeded
+    env = gate_env(upstream)
+    config = write_config(tmp_path / "g.toml", tmp_path / "g", upstream.url, queue_rule(), db_url)
+    gate = spawn(serve_argv(config), env)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    commit(work, {"deploy/prod.yaml": "replicas: 9\n"}, "scale")
+    push = start_push(work, "main")
+    wait_for(lambda: pushes(config, env) == [1], "the held push to be queued")
+    rejected = cli(config, env, "review", "reject", "1", *REVIEW, "--reason", "not on a Friday")
+    assert rejected.returncode == 0, rejected.stdout
+    _, err = push.communicate(timeout=120)
+    assert push.returncode == 1
+    assert "(#1 rejected by alice: not on a Friday)" in err
+    tip = commit(work, {"deploy/prod.yaml": "replicas: 8\n"}, "scale less")
+    push = start_push(work, "main", wait="2s")
+    _, err = push.communicate(timeout=120)
+    assert push.returncode == 1 and "(still queued as #2; no need to push again" in err
+    assert cli(config, env, "review", "approve", "2", *REVIEW).returncode == 0  # later
+    assert upstream_ref(bare, "refs/heads/main") == tip
