@@ -68,6 +68,7 @@ class PushOutcome:
     enqueued: Enqueued | None = None
     events: list[dict[str, Any]] = field(default_factory=list)  # superseded, hold
     cancelled: threading.Event = field(default_factory=threading.Event)  # the client left
+    held: Any = None  # (seconds, say, unpack, relay lines) when the push is to be held
 
 
 class QueueHook(Protocol):
@@ -192,7 +193,9 @@ class ReceivePack:
                     atomic=req.atomic,
                 )
                 outcome.decisions = decisions
-                return self._act(caller, spool, req, decisions, quarantine, push, emit, outcome)
+                final = self._act(caller, spool, req, decisions, quarantine, push, emit, outcome)
+            if outcome.held is None:
+                return final
         except UnpackError as ex:
             outcome.error = str(ex)
             statuses: list[tuple[bytes, str | None]] = [
@@ -206,6 +209,15 @@ class ReceivePack:
             self._say(req, emit, [f"error: {ex}"])
             outcome.statuses = [(c.ref, one_line(str(ex))) for c in req.commands]
             return self._final(req, "ok", outcome.statuses, {})
+        # Held for review: outside `unpacked`, so neither the quarantine nor the mirror's
+        # shared lock (which the nightly repack waits for) is kept while waiting.
+        spool.close()
+        wait, say, unpack, relay_lines = outcome.held
+        assert self.holder is not None
+        outcome.statuses = hold.hold_statuses(
+            self.holder, caller, wait, outcome.statuses, say, outcome
+        )
+        return self._final(req, unpack, outcome.statuses, relay_lines)
 
     def _act(
         self,
@@ -281,10 +293,11 @@ class ReceivePack:
                 statuses.append(
                     (ref, messages.ref_reason(d, outcome.queue_ids.get(d.ref), outcome.enqueued))
                 )
-        if wait > 0 and outcome.enqueued is not None and self.holder is not None:
-            statuses = hold.hold_statuses(self.holder, caller, wait, statuses, say, outcome)
         outcome.statuses = statuses
         hold.mark_told(told)
+        if wait > 0 and outcome.enqueued is not None and self.holder is not None:
+            outcome.held = (wait, say, unpack, relay_lines)  # _process holds, then reports
+            return b""
         return self._final(req, unpack, statuses, relay_lines)
 
     def _relay(
