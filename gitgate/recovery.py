@@ -9,8 +9,8 @@ commands:
 - every ref still at the old id -> relayed again now (the approvals stand);
 - anything else                 -> ``stale``: nothing is forced, the agent rebases.
 
-Upstream unreachable: nothing changes, the push stays claimed and is tried again later; that
-is the gate's problem, never reported as the agent's.
+Upstream unreachable (or any error): the claim is given back (``released``) and the next round,
+on any instance, tries again; that is the gate's problem, never reported as the agent's.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def resolve(push_id: int, upstream: Upstream) -> Recovered:
         current = advertised_refs(upstream, info.repo)
     except UpstreamError as ex:
         log.warning("cannot resolve interrupted relay #%s: upstream: %s", push_id, ex)
-        return Recovered(push_id, "relaying", f"upstream unreachable, try again: {ex}")
+        queue.release(push_id)
+        return Recovered(push_id, "relaying", f"upstream unreachable, tried again later: {ex}")
     if all(current.get(c.ref, ZERO) == c.new for c in commands):
         reason = "upstream already had every ref at the pushed id: the interrupted relay landed"
         queue.finish(push_id, "relayed", reason, "")
@@ -90,5 +91,9 @@ def recover(
         if not queue.take_over(info.id, info.claimed_by):
             continue  # another instance took it over first
         log.warning("queued push #%s: its relay was interrupted; asking upstream", info.id)
-        done.append(resolve(info.id, upstream))
+        try:
+            done.append(resolve(info.id, upstream))
+        except Exception:
+            log.exception("resolving interrupted relay #%s failed; tried again later", info.id)
+            queue.release(info.id)
     return done

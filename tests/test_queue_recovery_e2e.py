@@ -205,3 +205,48 @@ def _git_env() -> dict[str, str]:
     from tests.fixtures.upstream import git_env
 
     return git_env()
+
+
+def test_an_unreachable_upstream_gives_the_claim_back_for_the_next_round(db: object) -> None:
+    """The taker must not keep a claim it could not resolve: it would never be retried."""
+    import io
+    import socket
+
+    from dulwich.protocol import pkt_line
+
+    from gitgate.db import connection
+    from gitgate.db.models import QueuedPush
+    from gitgate.recovery import recover
+    from gitgate.store import queue, queue_rows
+    from gitgate.upstream import Upstream
+
+    body = pkt_line(f"{'1' * 40} {'0' * 40} refs/heads/old\0report-status\n".encode())
+    push_id = queue.enqueue(
+        repo="acme/app",
+        pusher_subject="agent-7",
+        pusher_groups=[],
+        rule_name="r",
+        reviewer_groups=["maintainers"],
+        approvals_required=1,
+        expiry_s=3600,
+        summary={},
+        payload=io.BytesIO(body + b"0000"),
+    )
+    assert queue.approve(push_id, "alice", ["maintainers"]).claimed
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    machine = queue_rows.claimer_id().rpartition(":")[0]
+    with connection():
+        QueuedPush.update(claimed_by=f"{machine}:{gone}").execute()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    [result] = recover(Upstream(f"http://127.0.0.1:{port}", None, timeout=5))
+    assert result.state == "relaying" and "tried again later" in result.reason
+    info = queue.get(push_id)
+    assert info is not None and info.claimed_by == "released"
+    assert [p.id for p in queue.interrupted(3600)] == [push_id]  # the next round retries

@@ -40,6 +40,7 @@ from gitgate.store.errors import InvalidTransition, PayloadUnavailable, UnknownP
 from gitgate.store.payload import open_payload, write_chunks
 from gitgate.store.queue_rows import (
     EXPIRED_REASON,
+    RELEASED,
     claimer_alive,
     claimer_id,
     leave_pending,
@@ -67,6 +68,7 @@ __all__ = [
     "list_pushes",
     "open_payload",
     "reject",
+    "release",
     "take_over",
 ]
 
@@ -210,6 +212,22 @@ def take_over(push_id: int, claimed_by: str | None, now: datetime | None = None)
                 QueuedPush.claimed_by.is_null()
                 if claimed_by is None
                 else QueuedPush.claimed_by == claimed_by,
+            )
+            .execute()
+        )
+    return changed == 1
+
+
+def release(push_id: int) -> bool:
+    """Give back a claim this process took over but could not resolve (upstream unreachable,
+    an error): the next round of recovery, on any instance, tries again."""
+    with write_transaction():
+        changed = (
+            QueuedPush.update(claimed_by=RELEASED)
+            .where(
+                QueuedPush.id == push_id,
+                QueuedPush.state == RELAYING,
+                QueuedPush.claimed_by == claimer_id(),
             )
             .execute()
         )

@@ -17,6 +17,7 @@ from gitgate.db.models import PENDING, QueuedPush
 from gitgate.store.errors import UnknownPush
 
 EXPIRED_REASON = "expired before enough reviewers approved"
+RELEASED = "released"  # a taker that could not resolve the claim gave it back: try again
 
 
 def locked_push(push_id: int) -> QueuedPush:
@@ -66,6 +67,8 @@ def claimer_id() -> str:
 def claimer_alive(claimed_by: str | None) -> bool | None:
     """True/False for a claimer on this machine (is its process still running?), None when it
     cannot be told from here (another machine, or a row claimed before claimers were kept)."""
+    if claimed_by == RELEASED:
+        return False
     machine, _, pid_text = (claimed_by or "").rpartition(":")
     if machine != _machine() or not pid_text.isdigit():
         return None
