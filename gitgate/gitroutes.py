@@ -19,6 +19,7 @@ import falcon
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 
+from gitgate.outcomes import on_fetch
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,
@@ -294,9 +295,11 @@ class UploadPack:
             raise self.svc.upstream_failed(caller, "upload-pack", ex) from None
         self.svc.check_status(caller, "upload-pack", up)
         _pass_headers(up, resp)
-        resp.stream = _audited(
-            up.iter_body(), self.svc, caller, "upload-pack", started, bytes_in=counter
-        )
+        body = up.iter_body()
+        if "content-encoding" not in up.headers:  # queue outcomes ride on a v2 packfile
+            v2 = "version=2" in (req.get_header("Git-Protocol") or "")
+            body = on_fetch(body, caller, v2)
+        resp.stream = _audited(body, self.svc, caller, "upload-pack", started, bytes_in=counter)
 
 
 class _Counter:

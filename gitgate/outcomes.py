@@ -7,9 +7,13 @@ rebase; rejected -> the reviewer's reason; failed -> the gate's fault, not the a
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from typing import Any
 
-from gitgate.protocol import one_line
+from gitgate.protocol import one_line, progress
+
+log = logging.getLogger("gitgate.outcomes")
 
 
 def _branch(ref: str) -> str:
@@ -83,3 +87,66 @@ def story_lines(repo: str, subject: str) -> tuple[list[str], list[int]]:
         lines.extend(more)
         ids.append(info.id)
     return lines, ids
+
+
+PACKFILE = b"000dpackfile\n"  # protocol v2: the fetch response's packfile section starts here
+MAX_HEAD = 1 << 20  # the sections before it are small; past this, pass through untouched
+
+
+def on_fetch(body: Iterator[bytes], caller: Any, protocol_v2: bool) -> Iterator[bytes]:
+    """A fetch response with the agent's untold queue outcomes as `remote:` lines, inserted
+    right after the v2 `packfile` section header (where git demultiplexes side-band).
+
+    Only v2 fetches that carry a pack can show them (a fetch with nothing new has no side-band
+    channel); otherwise the response passes untouched and the next push tells the story.
+    """
+    lines: list[str] = []
+    ids: list[int] = []
+    if protocol_v2:
+        try:
+            lines, ids = story_lines(caller.repo, caller.subject)
+        except Exception:  # never fail a fetch over the story of a push
+            log.exception("could not read the queue outcomes for %s", caller.subject)
+    if not lines:
+        yield from body
+        return
+    head = b""
+    passing = False
+    for chunk in body:
+        if passing:
+            yield chunk
+            continue
+        head += chunk
+        at = _packfile_at(head)
+        if at is None and len(head) < MAX_HEAD:
+            continue
+        passing = True
+        if at is not None:
+            end = at + len(PACKFILE)
+            yield head[:end] + progress(lines) + head[end:]
+            mark_told(ids)
+        else:
+            yield head
+    if not passing and head:
+        yield head
+
+
+def _packfile_at(data: bytes) -> int | None:
+    """Where the `packfile` section header starts, walking pkt-lines; None if not (yet) seen."""
+    pos = 0
+    while pos + 4 <= len(data):
+        size_hex = data[pos : pos + 4]
+        try:
+            size = int(size_hex, 16)
+        except ValueError:
+            return None
+        if data[pos : pos + len(PACKFILE)] == PACKFILE:
+            return pos
+        pos += 4 if size < 4 else size
+    return None
+
+
+def mark_told(ids: list[int]) -> None:
+    from gitgate.store import changes
+
+    changes.mark_told(ids)

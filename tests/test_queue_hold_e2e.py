@@ -207,11 +207,13 @@ def test_a_different_change_on_the_same_ref_names_the_conflict(
     assert pending_ids() == [1, 2]
 
 
-def test_the_agents_next_push_tells_what_became_of_its_queued_pushes(
+@pytest.mark.parametrize("channel", ["push", "fetch"])
+def test_the_agents_next_push_or_fetch_tells_what_became_of_its_queued_pushes(
     make_gate: MakeGate,
     seeded: tuple[Path, str],
     tmp_path: Path,
     db_url: str,
+    channel: str,
 ) -> None:
     bare, repo = seeded
     gate = make_gate(queue_rule(), db_url=db_url)
@@ -231,7 +233,10 @@ def test_the_agents_next_push_tells_what_became_of_its_queued_pushes(
     assert review(gate.config_path, "approve", "3", *REVIEW).returncode == 1  # stale
     git("checkout", "-q", "-b", "unrelated", "origin/main", cwd=work)
     commit(work, {"src/z.py": "z = 1\n"}, "unrelated")
-    out = git("push", "origin", "HEAD:unrelated", cwd=work).stderr
+    if channel == "fetch":  # the human's commit is new to the agent: the fetch carries a pack
+        out = git("fetch", "origin", cwd=work).stderr
+    else:
+        out = git("push", "origin", "HEAD:unrelated", cwd=work).stderr
     tip1 = upstream_ref(bare, "refs/heads/relay-me")
     assert "queued push #1 (relay-me) was approved by alice and relayed" in out
     assert f"refs/heads/relay-me is now {tip1[:12]} upstream" in out  # type: ignore[index]
@@ -239,6 +244,9 @@ def test_the_agents_next_push_tells_what_became_of_its_queued_pushes(
     assert "queued push #2 (reject-me) was rejected by alice: use 2 replicas" in out
     assert "queued push #3 (stale-me) went stale" in out
     assert "git fetch origin && git rebase origin/stale-me && git push origin HEAD:stale-me" in out
+    if channel == "fetch":  # and the fetch itself is intact
+        fetched = git("rev-parse", "origin/stale-me", cwd=work).stdout.strip()
+        assert fetched == upstream_ref(bare, "refs/heads/stale-me")
     once_more = git("push", "origin", "HEAD:unrelated2", cwd=work).stderr
     assert "queued push #" not in once_more  # told once
 
