@@ -100,6 +100,11 @@ def create_app(config: Config, *, runtime: Runtime | None = None, **collaborator
         add_routes(app, runtime)
     app.add_route("/healthz", health, suffix="live")
     app.add_route("/readyz", health, suffix="ready")
+    from gitgate.queue_api import QueueApi
+
+    queue_api = QueueApi(service)
+    app.add_route("/api/queue", queue_api)
+    app.add_route("/api/queue/{push_id}", queue_api, suffix="one")
     app.add_route("/{owner}/{name}/info/refs", info)
     app.add_route("/{owner}/{name}/git-upload-pack", upload)
     app.add_route("/{owner}/{name}/git-receive-pack", receive)
@@ -129,4 +134,26 @@ def get_app() -> falcon.App:
 
     # SIGTERM: stop scans now and refuse what they were checking, then gunicorn's own stop
     shutdown.install(scanner.abort if scanner is not None else lambda: None, close)
+    _end_holds_on_term(runtime)
     return app
+
+
+def _end_holds_on_term(runtime: Runtime) -> None:
+    """gunicorn stops a worker (shutdown, reload) with SIGTERM and waits for its requests:
+    held pushes then end at once, "still queued", instead of holding the restart up."""
+    import signal
+
+    holder = getattr(runtime.receive, "holder", None)
+    if holder is None:
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        holder.stopping.set()
+        if callable(previous):
+            previous(signum, frame)
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (the app is not run by a gunicorn worker)
+        log.debug("held pushes will not end early on SIGTERM")

@@ -10,28 +10,20 @@ the reviewer a clear reason).
 
 from __future__ import annotations
 
-import difflib
 import logging
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from gitgate import notify
-from gitgate.config import Config, Rule
-from gitgate.mirror import Mirrors, Quarantine
-from gitgate.policy import RefDecision
-from gitgate.protocol import PushRequest, encode_request_head, parse_push_request
-from gitgate.relay import advertised_refs, relay, repack
+from gitgate.config import Rule
+from gitgate.protocol import parse_push_request
+from gitgate.relay import advertised_refs, relay
 from gitgate.upstream import Upstream, UpstreamError
 from gitgate.web.links import page_url
 
 log = logging.getLogger("gitgate.approval")
 ZERO = b"0" * 40
-MAX_SUMMARY_COMMITS = 200
-MAX_SUMMARY_PATHS = 500
-MAX_DIFF_LINES = 200
 
 
 class QueueRefused(Exception):
@@ -46,188 +38,6 @@ def combined_review(rules: Sequence[Rule]) -> tuple[list[str], int, int]:
     if not groups:
         raise QueueRefused("the queued refs need different reviewers: push them separately")
     return sorted(groups), max(r.approvals for r in rules), min(r.queue_expiry for r in rules)
-
-
-@dataclass
-class QueueService:
-    """Puts pushes into the queue (called by ReceivePack) and announces break-glass use."""
-
-    config: Config
-    mirrors: Mirrors
-    scanner: Any = None
-
-    def enqueue(
-        self,
-        caller: Any,
-        req: PushRequest,
-        queued: list[RefDecision],
-        spool: BinaryIO,
-        quarantine: Quarantine,
-        push: Any,
-    ) -> int:
-        from gitgate.db import write_transaction
-        from gitgate.store import queue
-
-        rules = [d.rule for d in queued if d.rule is not None]
-        reviewers, approvals, expiry = combined_review(rules)
-        commands = [d.command for d in queued]
-        summary = self.summary(caller, queued, push)
-        with tempfile.TemporaryFile(dir=quarantine.dir) as body:
-            self._write_body(caller.repo, req, commands, spool, quarantine, body)
-            body.seek(0)
-            with write_transaction():
-                push_id = queue.enqueue(
-                    repo=caller.repo,
-                    pusher_subject=caller.subject,
-                    pusher_groups=list(caller.groups),
-                    rule_name=rules[0].name,
-                    reviewer_groups=reviewers,
-                    approvals_required=approvals,
-                    expiry_s=expiry,
-                    summary=summary,
-                    payload=body,
-                )
-                notify.emit(
-                    "queued",
-                    event_payload(push_id, caller.repo, caller.subject, summary, rules[0].name),
-                )
-        notify.wake()
-        log.info("push to %s by %s queued as #%s", caller.repo, caller.subject, push_id)
-        return push_id
-
-    def _write_body(
-        self,
-        repo: str,
-        req: PushRequest,
-        commands: list[Any],
-        spool: BinaryIO,
-        quarantine: Quarantine,
-        out: BinaryIO,
-    ) -> None:
-        if len(commands) == len(req.commands):
-            spool.seek(0)
-            shutil.copyfileobj(spool, out)
-            return
-        # Only the queued refs, and only their objects: a refused ref's objects must never be
-        # relayed later as a side effect of someone approving another ref.
-        out.write(encode_request_head(req, commands))
-        if any(not c.is_delete for c in commands):
-            self.mirrors.fetch(repo)
-            with repack(quarantine, str(self.mirrors.path(repo)), commands) as pack:
-                shutil.copyfileobj(pack, out)
-
-    def summary(self, caller: Any, queued: list[RefDecision], push: Any) -> dict[str, Any]:
-        """What a reviewer needs: refs, commits, changed paths, findings, protected diffs."""
-        updates = {u.ref: u for u in push.updates} if push else {}
-        refs: list[dict[str, Any]] = []
-        commits: list[dict[str, Any]] = []
-        paths: list[dict[str, Any]] = []
-        diffs: list[dict[str, Any]] = []
-        for d in queued:
-            u = updates.get(d.ref)
-            refs.append(
-                {
-                    "ref": d.ref,
-                    "old": d.command.old.decode(),
-                    "new": d.command.new.decode(),
-                    "kind": u.kind if u else "",
-                    "forced": bool(u and u.forced),
-                }
-            )
-            if u is None:
-                continue
-            for c in u.new_commits[:MAX_SUMMARY_COMMITS]:
-                commits.append(
-                    {
-                        "id": c.id.decode(),
-                        "author": c.author.decode("utf-8", "replace"),
-                        "summary": c.message.decode("utf-8", "replace").split("\n", 1)[0][:200],
-                    }
-                )
-            for ch in u.changes[:MAX_SUMMARY_PATHS]:
-                paths.append(
-                    {
-                        "kind": ch.kind,
-                        "path": ch.path,
-                        "old_path": ch.old_path,
-                        "commit": ch.commit.decode()[:12],
-                    }
-                )
-            protected = {
-                f.path
-                for v in d.failed
-                if v.check == "protected_paths"
-                for f in v.findings
-                if f.path
-            }
-            for ch in u.changes:
-                if push and ch.path in protected and len(diffs) < 20:
-                    diffs.append({"path": ch.path, "diff": self._diff(push, ch)})
-        return {
-            "ref_updates": refs,
-            "commits": commits,
-            "changed_paths": paths,
-            "findings": [f.record() for d in queued for v in d.failed for f in v.findings],
-            "reasons": [r for d in queued for r in d.reasons],
-            "protected_diffs": diffs,
-            "pusher": caller.subject,
-            "request_id": caller.request_id,
-        }
-
-    def _diff(self, push: Any, change: Any) -> str:
-        """A unified diff of a protected file, with every line a secret scan flags redacted:
-        the database must never hold a secret value, not even in a diff."""
-
-        def text(blob: bytes | None) -> list[str]:
-            if not blob:
-                return []
-            data = push.blob(blob).as_raw_string()
-            if b"\0" in data[:8000]:
-                return ["(binary)"]
-            return data.decode("utf-8", "replace").split("\n")
-
-        lines = list(
-            difflib.unified_diff(
-                text(change.old_blob),
-                text(change.new_blob),
-                change.old_path or change.path,
-                change.path,
-                lineterm="",
-                n=2,
-            )
-        )[:MAX_DIFF_LINES]
-        diff = "\n".join(lines)
-        if self.scanner is None:
-            return "(diff withheld: no secret scanner to vet it)"
-        key = b"diff:" + (change.old_blob or b"") + b":" + (change.new_blob or b"")
-        try:
-            hits = self.scanner.scan([(key, change.path, diff.encode())], budget_s=10).get(key, [])
-        except Exception:
-            return "(diff withheld: it could not be vetted for secrets)"
-        flagged = {h.line for h in hits}
-        return "\n".join(
-            "[line withheld: looks like a secret]" if i in flagged else line
-            for i, line in enumerate(lines, start=1)
-        )
-
-    def break_glass(self, caller: Any, decisions: list[RefDecision], reason: str) -> None:
-        from gitgate.db import connection
-
-        with connection():
-            notify.emit(
-                "break_glass",
-                {
-                    "repo": caller.repo,
-                    "pusher": caller.subject,
-                    "reason": reason,
-                    "refs": [d.ref for d in decisions if d.break_glass],
-                    "overridden": sorted(
-                        {r for d in decisions if d.break_glass for r in d.reasons}
-                    ),
-                    "request_id": caller.request_id,
-                },
-            )
-        notify.wake()
 
 
 def event_payload(
@@ -246,12 +56,18 @@ def event_payload(
 
 
 def record_review(
-    push_id: int, verdict: str, reviewer: str, groups: Sequence[str], text: str
+    push_id: int,
+    verdict: str,
+    reviewer: str,
+    groups: Sequence[str],
+    text: str,
+    can_relay: str | None = None,
 ) -> Any:
     """Record an approval or rejection and announce it in the same transaction.
 
     Returns the store's ApprovalOutcome (whose `claimed` says whether the caller must relay
-    now) or RejectionOutcome; raises LookupError for an unknown push.
+    now) or RejectionOutcome; raises LookupError for an unknown push. ``can_relay``: see
+    :func:`gitgate.store.review.approve`.
     """
     from gitgate.db import write_transaction
     from gitgate.store import queue
@@ -260,7 +76,7 @@ def record_review(
     extra: dict[str, Any]
     with write_transaction():
         if verdict == "approve":
-            outcome = queue.approve(push_id, reviewer, list(groups), text)
+            outcome = queue.approve(push_id, reviewer, list(groups), text, can_relay=can_relay)
             extra = {"approvals": outcome.approvals, "required": outcome.required}
         else:
             outcome = queue.reject(push_id, reviewer, list(groups), text)
@@ -270,6 +86,18 @@ def record_review(
             event = "approved" if verdict == "approve" else "rejected"
             announce(event, info, reviewer=reviewer, **extra)
     return outcome
+
+
+def announce_hold(push_id: int, caller: Any, wait_s: float) -> None:
+    """A `hold` event: the agent is waiting live for this review (reviewers may hurry)."""
+    from gitgate.db import connection
+    from gitgate.store import queue
+
+    with connection():
+        info = queue.get(push_id)
+        if info is not None:
+            announce("hold", info, wait_s=int(wait_s), waiting=caller.subject)
+    notify.wake()
 
 
 def announce(event: str, info: Any, **extra: Any) -> None:

@@ -167,6 +167,12 @@ class MetricsConfig:
 
 
 @dataclass
+class QueueConfig:
+    max_wait: int = 900
+    max_held: int = 4
+
+
+@dataclass
 class AuditConfig:
     retention_days: int = 90
 
@@ -216,6 +222,7 @@ class Rule:
     reviewers: list[str] = field(default_factory=list)
     approvals: int = 1
     queue_expiry: int = 7 * 86400
+    wait: int = 0
     allow_break_glass: bool = False
     break_glass_groups: list[str] = field(default_factory=list)
 
@@ -233,6 +240,7 @@ class Config:
     audit: AuditConfig = field(default_factory=AuditConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    queue: QueueConfig = field(default_factory=QueueConfig)
     rule: list[Rule] = field(default_factory=list)
     source: str = "<embedded default>"
 
@@ -250,6 +258,8 @@ _DURATION_KEYS = {
     "jwks_timeout",
     "max_token_ttl",
     "session_ttl",
+    "wait",
+    "max_wait",
 }
 # Keys that take one string or a list of strings.
 _LIST_OR_STR = {
@@ -383,6 +393,11 @@ def _validate(cfg: Config, problems: list[str]) -> None:
             if alg.upper().startswith("HS") or alg.lower() == "none":
                 problems.append(f"auth.oidc[{i}].algorithms: {alg} is not allowed (RFC 8725)")
     _validate_review(cfg, problems)
+    if cfg.queue.max_held >= cfg.server.threads:
+        problems.append(
+            f"queue.max_held: must be below server.threads ({cfg.server.threads}), or held "
+            "pushes could take every request thread"
+        )
     names: set[str] = set()
     for i, rule in enumerate(cfg.rule):
         where = f"rule[{i}]"

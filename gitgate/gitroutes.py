@@ -23,6 +23,7 @@ from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 
 from gitgate import diskfull
 from gitgate.inband import protocol_error_body
+from gitgate.outcomes import on_fetch
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,
@@ -181,7 +182,7 @@ class GitService:
             "try again later, and tell the gitgate admin if it persists"
         )
 
-    def audit(self, caller: Caller, service: str, **fields: Any) -> None:
+    def audit(self, caller: Caller, service: str, **fields: Any) -> int | None:
         event = {
             "subject": caller.subject,
             "groups": list(caller.groups),
@@ -192,7 +193,7 @@ class GitService:
             "request_id": caller.request_id,
             **fields,
         }
-        self.rt.record(event)
+        return self.rt.record(event)
 
 
 class InfoRefs:
@@ -317,9 +318,11 @@ class UploadPack:
             raise self.svc.upstream_failed(caller, "upload-pack", ex) from None
         self.svc.check_status(caller, "upload-pack", up)
         _pass_headers(up, resp)
-        resp.stream = _audited(
-            up.iter_body(), self.svc, caller, "upload-pack", started, bytes_in=counter
-        )
+        body = up.iter_body()
+        if "content-encoding" not in up.headers:  # queue outcomes ride on a v2 packfile
+            v2 = "version=2" in (req.get_header("Git-Protocol") or "")
+            body = on_fetch(body, caller, v2)
+        resp.stream = _audited(body, self.svc, caller, "upload-pack", started, bytes_in=counter)
 
 
 class _Counter:
@@ -383,6 +386,15 @@ class ReceivePackResource:
             )
             resp.data = b""
             return
+        # Written now and completed when the push ends: a gate that dies mid-push (or a
+        # push that never ends) still leaves who pushed what behind.
+        record_id = self.svc.audit(
+            caller,
+            "receive-pack",
+            decision="started",
+            bytes_in=size,
+            ref_updates=_outcome_fields(PushOutcome(), parsed.commands)["ref_updates"],
+        )
 
         def done(outcome: PushOutcome) -> None:
             self.svc.audit(
@@ -391,6 +403,7 @@ class ReceivePackResource:
                 **_outcome_fields(outcome, parsed.commands),
                 bytes_in=size,
                 duration_ms=int((time.monotonic() - started) * 1000),
+                record_id=record_id,
             )
 
         resp.stream = self.svc.rt.receive.respond(caller, spool, parsed, on_done=done)
@@ -497,4 +510,5 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
             for ref, r in outcome.statuses
         ],
         "queue_ids": outcome.queue_ids,
+        "events": outcome.events,
     }

@@ -1,4 +1,4 @@
-"""Background upkeep in every gate worker: webhook deliveries, queue expiry, stuck relays.
+"""Background upkeep in every gate worker: webhook deliveries, queue expiry, dead relays.
 
 Runs in a daemon thread so nothing here is ever on a push's path: a slow or failing webhook
 receiver delays only its own deliveries. Several workers and instances may run it at once;
@@ -12,13 +12,13 @@ import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from gitgate.config import Config
 
 log = logging.getLogger("gitgate.maintenance")
 DELIVERY_INTERVAL_S = 5.0
 HOUSEKEEPING_INTERVAL_S = 60.0
-STUCK_RELAY_S = 3600.0  # a claimed relay older than this died with its process
 LEFTOVER_QUARANTINE_S = 86400.0  # no push takes a day: older quarantines were orphaned
 
 
@@ -50,9 +50,10 @@ def expire_and_announce() -> list[int]:
 
 
 class Maintenance:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, upstream: Any = None) -> None:
         from gitgate.notify import Notifier
 
+        self.upstream = upstream  # resolves relays whose claimer died (gitgate.recovery)
         self.notifier = Notifier(config.notify)
         self.quarantine_root = Path(config.storage.data_dir) / "quarantine"
         self._stop = threading.Event()
@@ -78,7 +79,7 @@ class Maintenance:
 
     def tick(self) -> None:
         from gitgate.db import connection
-        from gitgate.store import queue
+        from gitgate.recovery import recover
 
         with connection():
             if time.monotonic() - self._last_housekeeping >= HOUSEKEEPING_INTERVAL_S:
@@ -86,8 +87,8 @@ class Maintenance:
                 expire_and_announce()
                 if swept := sweep_quarantines(self.quarantine_root):
                     log.info("removed %d orphaned push quarantine(s)", swept)
-                for push_id in queue.reclaim_stuck(STUCK_RELAY_S):
-                    log.warning("queued push #%s was stuck relaying; back to pending", push_id)
+                for done in recover(self.upstream) if self.upstream is not None else ():
+                    log.warning("interrupted relay #%s: %s", done.push_id, done.state)
             self.notifier.deliver_due()
 
     def _run(self) -> None:

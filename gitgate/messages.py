@@ -9,6 +9,7 @@ its value. The report-status reason stays one short line (`! [remote rejected] m
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from gitgate.checks.base import Finding
 from gitgate.policy import RefDecision
@@ -27,9 +28,14 @@ def finding_line(f: Finding) -> str:
     return line + (f" ({', '.join(extra)})" if extra else "")
 
 
-def ref_reason(d: RefDecision, queue_id: int | None = None) -> str:
+def ref_reason(d: RefDecision, queue_id: int | None = None, entry: Any = None) -> str:
     """The one-line report-status reason for a refused or queued ref."""
     if d.effective == "queue" and queue_id is not None:
+        if entry is not None and entry.duplicate:
+            return f"already queued as #{queue_id}; no need to push again"
+        if entry is not None and entry.superseded:
+            old = ", ".join(f"#{i}" for i in entry.superseded)
+            return f"queued for approval as #{queue_id} (supersedes {old})"
         return f"queued for approval as #{queue_id}"
     rule = f"rule {d.rule.name}: " if d.rule else ""
     first = d.reasons[0] if d.reasons else "refused"
@@ -111,3 +117,26 @@ def summary_lines(
     if out:
         out.insert(0, "gitgate: push inspected")
     return out
+
+
+def queue_lines(entry: Any) -> list[str]:
+    """What queueing did beyond "queued as #N": one entry per change (gitgate.store.changes)."""
+    if entry is None:
+        return []
+    if entry.duplicate:
+        return [
+            f"hint: an identical push is already queued as #{entry.id}: nothing new was "
+            "queued. No need to push again."
+        ]
+    lines = []
+    for old in entry.superseded:
+        lines.append(
+            f"hint: #{entry.id} supersedes #{old} (it contains #{old}'s commits): one entry to "
+            "review, approving it lands both"
+        )
+    for other in entry.conflicts:
+        lines.append(
+            f"warning: #{entry.id} conflicts with queued #{other} on the same ref (neither "
+            f"repeats nor extends the other): approving one makes the other stale"
+        )
+    return lines

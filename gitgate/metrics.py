@@ -112,9 +112,9 @@ def observe_session(event: dict[str, Any]) -> None:
     """Count what a push's session record says: pushes by decision and rule, direct relays.
     Called with every record the gate writes (gitgate.runtime.Runtime)."""
     decision = str(event.get("decision") or "")
-    skip = ("", "probe", "unauthenticated", "forbidden", "error")
+    skip = ("", "started", "probe", "unauthenticated", "forbidden", "error")
     if event.get("service") != "receive-pack" or decision in skip:
-        return  # "error": nothing was decided (unpack failed, upstream unreachable before)
+        return  # "error": nothing was decided; "started": the same push is counted when it ends
     rules = sorted({str(v.get("rule")) for v in event.get("verdicts") or [] if v.get("rule")})
     for rule in rules or ["none"]:
         PUSHES.labels(decision, rule).inc()

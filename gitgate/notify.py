@@ -40,7 +40,18 @@ from gitgate.upstream_cred import load_token_ref
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("queued", "approved", "rejected", "relayed", "stale", "expired", "failed", "break_glass")
+EVENTS = (
+    "queued",
+    "approved",
+    "rejected",
+    "relayed",
+    "stale",
+    "expired",
+    "failed",
+    "break_glass",
+    "superseded",
+    "hold",
+)
 
 BACKOFF_BASE_S = 5
 BACKOFF_MAX_S = 3600
@@ -118,6 +129,12 @@ def slack_text(event: str, payload: dict[str, Any]) -> str:
         tail = f" expired without a decision{rule}"
     elif event == "failed":
         tail = f" failed to relay{detail}." + (f" See: {review}" if review else "")
+    elif event == "superseded":
+        tail = f" superseded by #{p.get('superseded_by')}, which contains its commits"
+    elif event == "hold":
+        tail = f": the agent is waiting for the review (up to {int(p.get('wait_s') or 0)}s)." + (
+            f" Review: {review}" if review else ""
+        )
     elif event == "break_glass":
         bypassed = ", ".join(_clean(r) for r in payload.get("overridden") or []) or "the gate"
         reason = f" Reason given: {p['reason']}" if p.get("reason") else ""

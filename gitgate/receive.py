@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Protocol
 
 from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
 
-from gitgate import diskfull, messages, shutdown
+from gitgate import diskfull, hold, messages, shutdown
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
@@ -37,6 +37,7 @@ from gitgate.protocol import (
 )
 from gitgate.push import Push
 from gitgate.relay import RelayResult, relay, repack
+from gitgate.store.changes import Enqueued
 from gitgate.upstream import Upstream, UpstreamError
 
 log = logging.getLogger("gitgate.receive")
@@ -66,10 +67,14 @@ class PushOutcome:
     queue_ids: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     statuses: list[tuple[bytes, str | None]] = field(default_factory=list)
+    enqueued: Enqueued | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)  # superseded, hold
+    cancelled: threading.Event = field(default_factory=threading.Event)  # the client left
+    held: Any = None  # (seconds, say, unpack, relay lines) when the push is to be held
 
 
 class QueueHook(Protocol):
-    """What ReceivePack needs from the approval queue (gitgate.approval.QueueService)."""
+    """What ReceivePack needs from the approval queue (gitgate.queueing.QueueService)."""
 
     def enqueue(
         self,
@@ -79,7 +84,7 @@ class QueueHook(Protocol):
         spool: BinaryIO,
         quarantine: Quarantine,
         push: Push,
-    ) -> int: ...
+    ) -> Enqueued: ...
 
     def break_glass(self, caller: Caller, decisions: list[RefDecision], reason: str) -> None: ...
 
@@ -94,6 +99,7 @@ class ReceivePack:
         scanner: Any = None,
         queue: QueueHook | None = None,
         review_hint: str = "",
+        holder: Any = None,
     ) -> None:
         self.config = config
         self.upstream = upstream
@@ -103,6 +109,7 @@ class ReceivePack:
         self.queue = queue
         self.review_hint = review_hint
         self.stopping = shutdown.STOPPING  # set in a gunicorn worker by SIGTERM
+        self.holder = holder  # gitgate.hold.Holder: held pushes (git push -o gitgate.wait=)
 
     def respond(
         self,
@@ -113,9 +120,9 @@ class ReceivePack:
     ) -> Iterator[bytes]:
         """The response body, streamed: progress and keepalives first, the report last."""
         events: queue.Queue[Any] = queue.Queue()
+        outcome = PushOutcome()
 
         def work() -> None:
-            outcome = PushOutcome()
             HELD_PUSHES.inc()
             try:
                 events.put(self._process(caller, spool, req, events.put, outcome))
@@ -145,16 +152,19 @@ class ReceivePack:
 
         thread = threading.Thread(target=work, name=f"push-{caller.request_id}", daemon=True)
         thread.start()
-        while True:
-            try:
-                item = events.get(timeout=KEEPALIVE_S)
-            except queue.Empty:
-                if req.sideband:
-                    yield pkt_line(bytes([1]))  # empty band-1 packet: git's own keepalive
-                continue
-            if item is _DONE:
-                break
-            yield item
+        try:
+            while True:
+                try:
+                    item = events.get(timeout=KEEPALIVE_S)
+                except queue.Empty:
+                    if req.sideband:
+                        yield pkt_line(bytes([1]))  # empty band-1 packet: git's own keepalive
+                    continue
+                if item is _DONE:
+                    break
+                yield item
+        finally:
+            outcome.cancelled.set()  # a held push stops waiting for a client that left
 
     def _say(self, req: PushRequest, emit: Callable[[bytes], None], lines: list[str]) -> None:
         if lines and req.sideband:
@@ -205,7 +215,9 @@ class ReceivePack:
                     atomic=req.atomic,
                 )
                 outcome.decisions = decisions
-                return self._act(caller, spool, req, decisions, quarantine, push, emit, outcome)
+                final = self._act(caller, spool, req, decisions, quarantine, push, emit, outcome)
+            if outcome.held is None:
+                return final
         except UnpackError as ex:
             outcome.error = str(ex)
             over = isinstance(ex, OverLimit)  # not a broken pack: a push over the limits
@@ -221,6 +233,15 @@ class ReceivePack:
             self._say(req, emit, [f"error: {ex}"])
             outcome.statuses = [(c.ref, one_line(str(ex))) for c in req.commands]
             return self._final(req, "ok", outcome.statuses, {})
+        # Held for review: outside `unpacked`, so neither the quarantine nor the mirror's
+        # shared lock (which the nightly repack waits for) is kept while waiting.
+        spool.close()
+        wait, say, unpack, relay_lines = outcome.held
+        assert self.holder is not None
+        outcome.statuses = hold.hold_statuses(
+            self.holder, caller, wait, outcome.statuses, say, outcome
+        )
+        return self._final(req, unpack, outcome.statuses, relay_lines)
 
     def _shutting_down(
         self,
@@ -258,6 +279,12 @@ class ReceivePack:
         if to_queue:
             self._queue(caller, spool, req, to_queue, quarantine, push, outcome)
         max_f = self.config.scan.max_findings_shown
+        say: Callable[[list[str]], None] = lambda lines: self._say(req, emit, lines)  # noqa: E731
+        told = hold.tell_story(caller, say) if self.queue is not None and req.sideband else []
+        wait, wait_lines = 0.0, list[str]()
+        if outcome.enqueued is not None and self.holder is not None and req.sideband:
+            rules = [d.rule for d in to_queue if d.effective == "queue"]
+            wait, wait_lines = hold.requested_wait(push.push_options, rules, self.config.queue)
         self._say(
             req,
             emit,
@@ -266,7 +293,9 @@ class ReceivePack:
                 max_findings=max_f,
                 queue_ids=outcome.queue_ids,
                 review_hint=self.review_hint,
-            ),
+            )
+            + messages.queue_lines(outcome.enqueued)
+            + wait_lines,
         )
         relay_lines: dict[bytes, list[bytes]] = {}
         unpack = "ok"
@@ -301,8 +330,14 @@ class ReceivePack:
                 )
                 statuses.append((ref, reason))
             else:
-                statuses.append((ref, messages.ref_reason(d, outcome.queue_ids.get(d.ref))))
+                statuses.append(
+                    (ref, messages.ref_reason(d, outcome.queue_ids.get(d.ref), outcome.enqueued))
+                )
         outcome.statuses = statuses
+        hold.mark_told(told)
+        if wait > 0 and outcome.enqueued is not None and self.holder is not None:
+            outcome.held = (wait, say, unpack, relay_lines)  # _process holds, then reports
+            return b""
         return self._final(req, unpack, statuses, relay_lines)
 
     def _relay(
@@ -352,14 +387,16 @@ class ReceivePack:
         try:
             if self.queue is None:
                 raise QueueRefused("the approval queue is not available on this gate")
-            push_id = self.queue.enqueue(caller, req, queued, spool, quarantine, push)
+            entry = self.queue.enqueue(caller, req, queued, spool, quarantine, push)
         except QueueRefused as ex:
             for d in queued:
                 d.effective = "reject"
                 d.reasons.insert(0, str(ex))
             return
+        outcome.enqueued = entry
+        outcome.events.extend(entry.events)
         for d in queued:
-            outcome.queue_ids[d.ref] = push_id
+            outcome.queue_ids[d.ref] = entry.id
 
     def _final(
         self,

@@ -21,7 +21,7 @@ from gitgate.upstream import Upstream
 
 log = logging.getLogger("gitgate.runtime")
 
-Recorder = Callable[[dict[str, Any]], None]
+Recorder = Callable[[dict[str, Any]], Any]
 
 
 @dataclass
@@ -46,8 +46,9 @@ class Runtime:
         caller.issuer = ident.issuer
         return caller
 
-    def record(self, event: dict[str, Any]) -> None:
-        """Write a session record; never fails the request (the error is logged)."""
+    def record(self, event: dict[str, Any]) -> int | None:
+        """Write a session record (or complete the one named by ``event["record_id"]``);
+        never fails the request (the error is logged). Returns the record's id if known."""
         try:
             from gitgate.metrics import observe_session
 
@@ -55,14 +56,19 @@ class Runtime:
         except Exception:
             log.exception("could not count the request in the metrics")
         if self.recorder is None:
-            return
+            return None
         try:
-            self.recorder(event)
+            result = self.recorder(event)
         except Exception:
             log.exception("could not write the session record")
+            return None
+        return result if isinstance(result, int) else None
 
     def close(self) -> None:
         """Stop background work (tests start and stop many gates in one process)."""
+        holder = getattr(self.receive, "holder", None)
+        if holder is not None:
+            holder.stopping.set()  # held pushes end now, "still queued"
         maintenance = self.extras.pop("maintenance", None)
         if maintenance is not None:
             maintenance.stop()
@@ -120,21 +126,25 @@ def open_state(config: Config, database: Any = None) -> Any:
     return database
 
 
-def session_recorder(event: dict[str, Any]) -> None:
-    """Write one request's session record (gitgate.store.sessions), and its log line."""
+def session_recorder(event: dict[str, Any]) -> int:
+    """Write one request's session record (gitgate.store.sessions), and its log line; an
+    event with a ``record_id`` completes the record written when that request started."""
     from datetime import timedelta
 
     from gitgate.db.fields import utcnow
     from gitgate.logs import request_line
     from gitgate.store import sessions
 
-    request_line(event)
+    if event.get("decision") != "started":  # one log line per request: when it ends
+        request_line(event)
     fields = {k: v for k, v in event.items() if k in _RECORD_FIELDS}
     fields["started_at"] = utcnow() - timedelta(milliseconds=event.get("duration_ms") or 0)
     queue_ids = set((event.get("queue_ids") or {}).values())
     if queue_ids:
         fields["queued_push"] = min(queue_ids)
-    sessions.record(**fields)
+    if event.get("record_id"):
+        return sessions.complete(int(event["record_id"]), **fields)
+    return sessions.record(**fields)
 
 
 _RECORD_FIELDS = frozenset(
@@ -156,6 +166,7 @@ _RECORD_FIELDS = frozenset(
         "error",
         "request_id",
         "statuses",
+        "events",
     }
 )
 
@@ -190,7 +201,8 @@ def build_runtime(
         )
     if authenticator == "config":
         authenticator = build_authenticator(config)
-    from gitgate.approval import QueueService
+    from gitgate.hold import Holder
+    from gitgate.queueing import QueueService
 
     queue = QueueService(config, mirrors, scanner)
     receive = ReceivePack(
@@ -201,9 +213,10 @@ def build_runtime(
         scanner,
         queue=queue,
         review_hint="gitgate review show {id} / review approve {id}",
+        holder=Holder(config.queue),
     )
     from gitgate.maintenance import Maintenance
 
     runtime = Runtime(config, upstream, mirrors, receive, authenticator, recorder, database)
-    runtime.extras["maintenance"] = Maintenance(config).start()
+    runtime.extras["maintenance"] = Maintenance(config, upstream).start()
     return runtime

@@ -122,6 +122,7 @@ def test_every_key_is_documented() -> None:
         config_mod.AuditConfig,
         config_mod.ReviewConfig,
         config_mod.MetricsConfig,
+        config_mod.QueueConfig,
         config_mod.Rule,
         config_mod.DenyConfig,
         config_mod.CommitsConfig,

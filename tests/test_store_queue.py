@@ -14,7 +14,7 @@ import pytest
 
 from gitgate.db import connection
 from gitgate.db.models import PayloadChunk, QueuedPush
-from gitgate.store import queue
+from gitgate.store import queue, queue_rows
 
 T0 = datetime(2030, 5, 1, 12, 0, 0, tzinfo=UTC)
 SUMMARY = {
@@ -283,24 +283,36 @@ def test_finish_stale_or_failed(db: peewee.Database) -> None:
         assert push is not None and push.state == state
 
 
-def test_reclaim_stuck_returns_the_push_to_pending_and_an_approval_reclaims_it(
+def test_a_dead_claimers_relay_is_taken_over_once_and_a_live_ones_never(
     db: peewee.Database,
 ) -> None:
-    stuck = _enqueue()
-    fresh = _enqueue()
-    assert _approve(stuck, "alice", now=T0).claimed
-    assert _approve(fresh, "alice", now=T0 + timedelta(minutes=30)).claimed
-    now = T0 + timedelta(minutes=31)
-    assert queue.reclaim_stuck(1800, now=now) == [stuck]
-    assert queue.reclaim_stuck(1800, now=now) == []
-    push = queue.get(stuck)
-    assert push is not None and push.state == "pending"
-    assert push.claimed_at is None and push.decided_at is None
-    assert "relay interrupted" in push.state_reason and push.approvers == ("alice",)
-    with pytest.raises(queue.InvalidTransition):  # the dead claimer's late finish
-        queue.finish(stuck, "relayed", "ok", "")
-    again = _approve(stuck, "alice", now=now)
-    assert (again.recorded, again.approvals, again.claimed) == (False, 1, True)
-    assert "claimed again" in again.message
+    import subprocess
+    import sys
+
+    dead = _enqueue()
+    live = _enqueue()
+    remote = _enqueue()
+    assert _approve(dead, "alice", now=T0).claimed
+    assert _approve(live, "alice", now=T0).claimed
+    assert _approve(remote, "alice", now=T0).claimed
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    host = queue_rows.claimer_id().rpartition(":")[0]
     with connection():
-        assert QueuedPush.get_by_id(stuck).state == "relaying"
+        QueuedPush.update(claimed_by=f"{host}:{gone}").where(QueuedPush.id == dead).execute()
+        QueuedPush.update(claimed_by="elsewhere:1").where(QueuedPush.id == remote).execute()
+    now = T0 + timedelta(minutes=30)
+    # no timer for a claimer on this host: its process is gone, whatever the claim's age
+    assert [p.id for p in queue.interrupted(3600, now=now)] == [dead]
+    # another host's claimer cannot be checked: only an old claim counts as interrupted
+    assert [p.id for p in queue.interrupted(3600, now=T0 + timedelta(hours=2))] == [dead, remote]
+    assert queue.take_over(dead, f"{host}:{gone}")
+    assert not queue.take_over(dead, f"{host}:{gone}")  # exactly one taker
+    assert queue.interrupted(3600, now=now) == []  # this process holds it now
+    push = queue.get(dead)
+    assert push is not None and push.state == "relaying"
+    assert push.claimed_by == queue_rows.claimer_id() and push.approvers == ("alice",)

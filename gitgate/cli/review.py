@@ -18,7 +18,16 @@ from typing import Any
 
 from gitgate.web.links import page_url
 
-STATES = ("pending", "relaying", "relayed", "rejected", "expired", "stale", "failed")
+STATES = (
+    "pending",
+    "relaying",
+    "relayed",
+    "rejected",
+    "expired",
+    "stale",
+    "failed",
+    "superseded",
+)
 # `approved` names the state the store calls `relaying`: approved, its relay claimed.
 ALIASES = {"approved": "relaying"}
 
@@ -38,6 +47,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     show.add_argument("id", type=int)
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_show)
+    rec = rsub.add_parser(
+        "recover",
+        help="show relays interrupted by a dead process and resolve them now against upstream",
+    )
+    add_config_arg(rec)
+    rec.add_argument("ids", type=int, nargs="*", help="only these pushes")
+    rec.add_argument(
+        "--force",
+        action="store_true",
+        help="also take over claims held by another host (you know that instance is gone)",
+    )
+    rec.set_defaults(func=cmd_recover)
     for name, helptext in (
         ("approve", "approve (the final approval relays it)"),
         ("reject", "reject: the push is dropped, the reason recorded"),
@@ -190,30 +211,77 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _upstream(cfg: Any) -> tuple[Any, str | None]:
+    """The upstream with the gate's credential, or why it cannot be built right now (checked
+    before anything is claimed: a claim nobody can relay would leave the push stuck)."""
+    from gitgate.runtime import build_credential
+    from gitgate.upstream import Upstream, UpstreamError
+    from gitgate.upstream_cred import UpstreamCredentialError
+
+    try:
+        upstream = Upstream(
+            cfg.upstream.git_url, build_credential(cfg), timeout=cfg.upstream.timeout
+        )
+        upstream.auth_header()  # a GitHub App exchanges its token here
+    except (ValueError, UpstreamError, UpstreamCredentialError) as ex:
+        return None, f"the gate's upstream credential is unavailable ({ex})"
+    return upstream, None
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """List interrupted relays and resolve them: upstream's refs decide (gitgate.recovery)."""
+    from gitgate.cli import load_config
+    from gitgate.cli.db import open_bound
+    from gitgate.recovery import recover
+    from gitgate.store import queue
+
+    cfg = load_config(args.config)
+    with open_bound(cfg):
+        relaying = [p for p in queue.list_pushes("relaying") if not args.ids or p.id in args.ids]
+        for p in relaying:
+            alive = queue.claimer_alive(p.claimed_by)
+            who = {True: "still running", False: "gone", None: "on another host"}[alive]
+            print(f"push #{p.id}: relaying since {p.claimed_at} by {p.claimed_by} ({who})")
+        if not relaying:
+            print("no relaying pushes")
+            return 0
+        upstream, problem = _upstream(cfg)
+        if upstream is None:
+            print(f"gitgate: cannot resolve anything now: {problem}", file=sys.stderr)
+            return 1
+        done = recover(upstream, args.ids or None, force=args.force)
+        for r in done:
+            print(f"push #{r.push_id}: {r.state}: {r.reason}")
+        _deliver(cfg)
+    left = len(relaying) - len(done)
+    if left:
+        print(
+            f"{left} push(es) left as they are: their relay is running or on another host "
+            "(--force takes those over)"
+        )
+    return 0 if all(r.state in ("relayed", "stale") for r in done) else 1
+
+
 def _decide(args: argparse.Namespace, verdict: str) -> int:
     """Record an approval or rejection; the final approval relays from this process."""
     from gitgate.approval import record_review, relay_stored
     from gitgate.cli import load_config
     from gitgate.cli.db import open_bound
-    from gitgate.runtime import build_credential
-    from gitgate.upstream import Upstream
 
     cfg = load_config(args.config)
     with open_bound(cfg):
         reviewer, groups = _reviewer(args, cfg)
         _housekeeping(cfg)
         text = args.comment if verdict == "approve" else args.reason
+        upstream, problem = _upstream(cfg) if verdict == "approve" else (None, None)
         try:
-            outcome = record_review(args.id, verdict, reviewer, groups, text)
+            outcome = record_review(args.id, verdict, reviewer, groups, text, can_relay=problem)
         except LookupError:
             print(f"gitgate: no queued push #{args.id}", file=sys.stderr)
             return 1
         print(outcome.message)
-        code = 0 if outcome.recorded else 1
-        if getattr(outcome, "claimed", False):
-            upstream = Upstream(
-                cfg.upstream.git_url, build_credential(cfg), timeout=cfg.upstream.timeout
-            )
+        code = 0 if outcome.recorded and problem is None else 1
+        if getattr(outcome, "claimed", False) and upstream is not None:
             result = relay_stored(args.id, upstream)
             print(f"push #{args.id}: {result.state}: {result.reason}")
             code = 0 if result.state == "relayed" else 1

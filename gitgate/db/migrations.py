@@ -72,11 +72,24 @@ def _004_gate_signing_keys(migrator: SchemaMigrator, db: peewee.Database) -> Non
     db.create_tables([GateSigningKey])
 
 
+def _005_queue_claims_and_outcomes(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    # claimed_by: a relay whose claimer died is resolved by asking upstream, not by a timer;
+    # superseded_by: one queue entry per change; told_at: the agent hears how its push ended;
+    # session_record.events: superseded and hold events of a push.
+    migrator.migrate(
+        migrator.add_column("queued_push", "claimed_by", peewee.TextField(null=True)),
+        migrator.add_column("queued_push", "superseded_by", peewee.IntegerField(null=True)),
+        migrator.add_column("queued_push", "told_at", peewee.DateTimeField(null=True)),
+        migrator.add_column("session_record", "events", peewee.TextField(default="[]")),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _001_initial),
     Migration(2, "listing indexes", _002_listing_indexes),
     Migration(3, "session request id and statuses", _003_session_request_id),
     Migration(4, "gate signing keys", _004_gate_signing_keys),
+    Migration(5, "queue claims, superseded entries, outcomes told", _005_queue_claims_and_outcomes),
 )
 
 # Any 64-bit constant works; all gitgate instances must agree on it ("gitgate1" in ASCII).

@@ -22,8 +22,9 @@ REJECTED = "rejected"
 EXPIRED = "expired"
 STALE = "stale"
 FAILED = "failed"
-PUSH_STATES = (PENDING, RELAYING, RELAYED, REJECTED, EXPIRED, STALE, FAILED)
-FINISHED_STATES = frozenset({RELAYED, REJECTED, EXPIRED, STALE, FAILED})
+SUPERSEDED = "superseded"  # migration 005: a later push on the same ref extends it
+PUSH_STATES = (PENDING, RELAYING, RELAYED, REJECTED, EXPIRED, STALE, FAILED, SUPERSEDED)
+FINISHED_STATES = frozenset({RELAYED, REJECTED, EXPIRED, STALE, FAILED, SUPERSEDED})
 
 # SessionRecord.service values.
 SERVICES = frozenset({"upload-pack", "receive-pack", "info-refs", "rest", "lfs"})
@@ -58,6 +59,10 @@ class QueuedPush(BaseModel):
     payload_sha256 = peewee.TextField(default="")
     relay_report = peewee.TextField(null=True)
     relayed_at = UTCDateTimeField(null=True)  # when finish() recorded the relay's outcome
+    # migration 005: who relays a claimed push (host/boot/pidns:pid): a dead one is recognised
+    claimed_by = peewee.TextField(null=True)
+    superseded_by = peewee.IntegerField(null=True)  # the entry that replaced this one
+    told_at = UTCDateTimeField(null=True)  # when the pusher was told how it ended
 
     class Meta:
         table_name = "queued_push"
@@ -118,6 +123,7 @@ class SessionRecord(BaseModel):
     queued_push_id: int | None
     request_id = peewee.TextField(null=True)  # migration 003: ties a record to the logs
     statuses = JSONField(default=list)  # migration 003: [{ref, status}] as the agent saw it
+    events = JSONField(default=list)  # migration 005: [{event: superseded|hold, id, ...}]
 
     class Meta:
         table_name = "session_record"

@@ -1,19 +1,20 @@
 """Pushes held for review: the approval state machine, race-free on SQLite and PostgreSQL.
 
     pending ──approve (enough distinct reviewers)──▶ relaying ──finish──▶ relayed | stale | failed
-       │ └──reject──▶ rejected                          │
-       └──expire_due / approve after expiry──▶ expired   └──reclaim_stuck──▶ pending
+       │ │ └──reject──▶ rejected                        │
+       │ └──supersede (a push extending it)──▶ superseded   └──take_over (claimer died)──▶ relaying
+       └──expire_due / approve after expiry──▶ expired
 
 Every transition is a read-decide-write inside :func:`gitgate.db.write_transaction`, with the
 push row locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` admits one
 writer at a time). Leaving "pending" is additionally a conditional ``UPDATE … WHERE
 state='pending'``, so exactly one caller ever claims a relay, across threads and processes.
 
-reclaim_stuck: a push stays "relaying" only while some instance relays it. If that instance
-died, the row goes back to "pending" with its approvals intact; the next approve() by any
-eligible reviewer (including one who already approved) claims it again. A push is never
-relayed again without a person acting, and relaying twice cannot corrupt the upstream: each
-ref update carries the old id it expects, so a push that did land is refused there as stale.
+take_over: a push stays "relaying" only while its claimer (``host/boot/pidns:pid``) relays
+it. When that process died, another takes the claim over (one conditional update) and asks
+upstream what happened (gitgate.recovery): refs at the pushed ids -> relayed; at the old ids
+-> relayed again; anything else -> stale. Relaying twice cannot corrupt the upstream anyway:
+each ref update carries the old id it expects.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from gitgate.db import connection, write_transaction
-from gitgate.db.fields import as_utc, iso, utcnow
+from gitgate.db.fields import as_utc, utcnow
 from gitgate.db.models import (
     EXPIRED,
     FAILED,
@@ -37,7 +38,15 @@ from gitgate.db.models import (
 )
 from gitgate.store.errors import InvalidTransition, PayloadUnavailable, UnknownPush
 from gitgate.store.payload import open_payload, write_chunks
-from gitgate.store.queue_rows import EXPIRED_REASON, leave_pending, lock_ids, locked_push
+from gitgate.store.queue_rows import (
+    EXPIRED_REASON,
+    RELEASED,
+    claimer_alive,
+    claimer_id,
+    leave_pending,
+    lock_ids,
+    locked_push,
+)
 from gitgate.store.queue_views import ApprovalOutcome, PushInfo, RejectionOutcome, push_info
 from gitgate.store.review import approve, reject
 from gitgate.store.validation import check_findings
@@ -50,14 +59,17 @@ __all__ = [
     "RejectionOutcome",
     "UnknownPush",
     "approve",
+    "claimer_alive",
     "enqueue",
     "expire_due",
     "finish",
     "get",
+    "interrupted",
     "list_pushes",
     "open_payload",
-    "reclaim_stuck",
     "reject",
+    "release",
+    "take_over",
 ]
 
 FINISH_STATES = frozenset({RELAYED, STALE, FAILED})
@@ -138,7 +150,7 @@ def finish(
 ) -> None:
     """Record how the relay of a claimed push ended: relayed, stale (upstream moved) or failed.
 
-    Only from "relaying": a late call after reclaim_stuck() raises InvalidTransition.
+    Only from "relaying": a late call for a push resolved meanwhile raises InvalidTransition.
     """
     if state not in FINISH_STATES:
         raise ValueError(f"finish state must be one of {', '.join(sorted(FINISH_STATES))}")
@@ -170,33 +182,56 @@ def expire_due(now: datetime | None = None) -> list[int]:
         return [push_id for push_id in due if leave_pending(push_id, EXPIRED, EXPIRED_REASON, now)]
 
 
-def reclaim_stuck(older_than_s: float, now: datetime | None = None) -> list[int]:
-    """Return "relaying" pushes claimed more than ``older_than_s`` ago to "pending" (see the
-    module docstring); returns their ids. Choose ``older_than_s`` well above the relay timeout."""
+def interrupted(remote_after_s: float, now: datetime | None = None) -> list[PushInfo]:
+    """Claimed pushes ("relaying") whose claimer is gone: its process died on this host, or,
+    for a claimer on another host (whose process cannot be checked from here), the claim is
+    older than ``remote_after_s``. Upstream, not this list, decides what became of each
+    (:mod:`gitgate.recovery`)."""
     now = as_utc(now or utcnow())
-    cutoff = now - timedelta(seconds=older_than_s)
-    reason = (
-        f"relay interrupted at {iso(now)} (no result {older_than_s:g}s after the claim); "
-        "approvals stand, the next approval relays it again"
-    )
+    cutoff = now - timedelta(seconds=remote_after_s)
+    found = []
+    for info in reversed(list_pushes(RELAYING)):  # oldest first
+        alive = claimer_alive(info.claimed_by)
+        if alive is False or (
+            alive is None and info.claimed_at is not None and info.claimed_at <= cutoff
+        ):
+            found.append(info)
+    return found
+
+
+def take_over(push_id: int, claimed_by: str | None, now: datetime | None = None) -> bool:
+    """Take a dead claimer's relay over: True for exactly one caller (a conditional update on
+    the claimer it saw), who must then resolve the push against upstream."""
+    now = as_utc(now or utcnow())
     with write_transaction():
-        stuck = lock_ids(
-            QueuedPush.select(QueuedPush.id).where(
-                QueuedPush.state == RELAYING, QueuedPush.claimed_at <= cutoff
+        changed = (
+            QueuedPush.update(claimed_by=claimer_id(), claimed_at=now)
+            .where(
+                QueuedPush.id == push_id,
+                QueuedPush.state == RELAYING,
+                QueuedPush.claimed_by.is_null()
+                if claimed_by is None
+                else QueuedPush.claimed_by == claimed_by,
             )
+            .execute()
         )
-        reclaimed = []
-        for push_id in stuck:
-            changed = (
-                QueuedPush.update(
-                    state=PENDING, state_reason=reason, claimed_at=None, decided_at=None
-                )
-                .where(QueuedPush.id == push_id, QueuedPush.state == RELAYING)
-                .execute()
+    return changed == 1
+
+
+def release(push_id: int) -> bool:
+    """Give back a claim this process took over but could not resolve (upstream unreachable,
+    an error): the next round of recovery, on any instance, tries again."""
+    with write_transaction():
+        changed = (
+            QueuedPush.update(claimed_by=RELEASED)
+            .where(
+                QueuedPush.id == push_id,
+                QueuedPush.state == RELAYING,
+                QueuedPush.claimed_by == claimer_id(),
             )
-            if changed:
-                reclaimed.append(push_id)
-        return reclaimed
+            .execute()
+        )
+    return changed == 1
 
 
 def _decisions_of(push_ids: list[int]) -> dict[int, list[ReviewDecision]]:

@@ -59,6 +59,9 @@ class PushInfo:
     relay_report: str | None
     relayed_at: datetime | None
     decisions: tuple[ReviewInfo, ...]
+    claimed_by: str | None = None
+    superseded_by: int | None = None
+    told_at: datetime | None = None
 
     @property
     def approvers(self) -> tuple[str, ...]:
@@ -117,4 +120,7 @@ def push_info(row: QueuedPush, decisions: Iterable[ReviewDecision]) -> PushInfo:
         relay_report=row.relay_report,
         relayed_at=row.relayed_at,
         decisions=tuple(review_info(decision) for decision in decisions),
+        claimed_by=row.claimed_by,
+        superseded_by=row.superseded_by,
+        told_at=row.told_at,
     )

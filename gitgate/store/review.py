@@ -22,7 +22,7 @@ from gitgate.db.models import (
     QueuedPush,
     ReviewDecision,
 )
-from gitgate.store.queue_rows import EXPIRED_REASON, leave_pending, locked_push
+from gitgate.store.queue_rows import EXPIRED_REASON, claimer_id, leave_pending, locked_push
 from gitgate.store.queue_views import ApprovalOutcome, RejectionOutcome
 
 
@@ -33,10 +33,14 @@ def approve(
     comment: str = "",
     *,
     now: datetime | None = None,
+    can_relay: str | None = None,
 ) -> ApprovalOutcome:
     """Record ``reviewer``'s approval; when enough distinct reviewers approved, claim the relay.
 
     Refusals come back as outcomes with ``recorded=False`` and a message for the reviewer.
+    ``can_relay`` is None when the caller can relay now, else why it cannot (e.g. the gate's
+    upstream credential is missing): the approval is recorded but nothing is claimed, so the
+    push stays pending instead of sitting in "relaying" with nobody to relay it.
     """
     now = as_utc(now or utcnow())
     groups = list(reviewer_groups)
@@ -72,13 +76,20 @@ def approve(
                 decided_at=now,
             )
             approvals = _approval_count(push_id)
-        claimed = approvals >= required and _claim(push_id, now)
+        claimed = approvals >= required and can_relay is None and _claim(push_id, now)
+        message = _approval_message(push_id, already, approvals, required, claimed)
+        if approvals >= required and can_relay is not None:
+            message = (
+                f"approval recorded ({approvals} of {required}) but push #{push_id} was NOT "
+                f"relayed: {can_relay}. It stays pending; once that is fixed, approve again "
+                "(the same reviewer may) and it is relayed"
+            )
         return ApprovalOutcome(
             recorded=not already,
             approvals=approvals,
             required=required,
             claimed=claimed,
-            message=_approval_message(push_id, already, approvals, required, claimed),
+            message=message,
         )
 
 
@@ -164,6 +175,7 @@ def _claim(push_id: int, now: datetime) -> bool:
             state=RELAYING,
             state_reason="approved",
             claimed_at=now,
+            claimed_by=claimer_id(),
             decided_at=now,
         )
         .where(QueuedPush.id == push_id, QueuedPush.state == PENDING)

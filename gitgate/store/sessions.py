@@ -40,6 +40,20 @@ def record(**fields: Any) -> int:
     return int(row.id)
 
 
+def complete(record_id: int, **fields: Any) -> int:
+    """Fill in a record written when its request started (a push: see gitgate.gitroutes), so a
+    gate that crashes mid-push still leaves "started" behind. Same field rules as record()."""
+    unknown = sorted(set(fields) - _FIELDS)
+    if unknown:
+        raise TypeError(f"unknown session record fields: {', '.join(unknown)}")
+    fields.pop("started_at", None)  # the start was recorded when it happened
+    if "findings" in fields:
+        fields["findings"] = check_findings(fields["findings"])
+    with connection():
+        SessionRecord.update(**fields).where(SessionRecord.id == record_id).execute()
+    return record_id
+
+
 def get(record_id: int) -> dict[str, Any] | None:
     with connection():
         rows = _dicts(SessionRecord.select().where(SessionRecord.id == record_id))
