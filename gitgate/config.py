@@ -393,11 +393,6 @@ def _validate(cfg: Config, problems: list[str]) -> None:
             if alg.upper().startswith("HS") or alg.lower() == "none":
                 problems.append(f"auth.oidc[{i}].algorithms: {alg} is not allowed (RFC 8725)")
     _validate_review(cfg, problems)
-    if cfg.queue.max_held >= cfg.server.threads:
-        problems.append(
-            f"queue.max_held: must be below server.threads ({cfg.server.threads}), or held "
-            "pushes could take every request thread"
-        )
     names: set[str] = set()
     for i, rule in enumerate(cfg.rule):
         where = f"rule[{i}]"

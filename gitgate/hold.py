@@ -9,7 +9,7 @@ window over -> `ng ... still queued as #N; no need to push again`.
 The state is polled from the database every ``POLL_S``: an approval on any instance sharing
 the database (or the CLI) ends the hold, and nothing is lost when the waiting instance dies
 (the entry stays queued). A held push occupies one request thread, so at most
-``queue.max_held`` pushes per worker process are held; past that the push ends queued at once,
+``queue.max_held`` pushes per worker process (and never more than ``server.threads`` - 1) are held; past that the push ends queued at once,
 and says why.
 """
 
@@ -73,9 +73,12 @@ def requested_wait(
 class Holder:
     """Per worker process: the bound on held pushes and the waiting itself."""
 
-    def __init__(self, cfg: QueueConfig) -> None:
+    def __init__(self, cfg: QueueConfig, threads: int) -> None:
         self.cfg = cfg
-        self._slots = threading.BoundedSemaphore(max(cfg.max_held, 1))
+        # APPSEC: a held push keeps a request thread; at least one thread always stays free
+        # for clones and other pushes, whatever queue.max_held says
+        self.limit = min(cfg.max_held, threads - 1)
+        self._slots = threading.BoundedSemaphore(max(self.limit, 1))
         self.stopping = threading.Event()  # set on shutdown: holds end "still queued"
 
     def hold(
@@ -89,12 +92,12 @@ class Holder:
             f"still queued as #{push_id}; no need to push again: the gate pushes it when a "
             "reviewer approves it"
         )
-        if self.cfg.max_held < 1 or not self._slots.acquire(blocking=False):
+        if self.limit < 1 or not self._slots.acquire(blocking=False):
             return Held(
                 "pending",
                 still,
                 [
-                    f"hint: not waiting for review: this gate already holds {self.cfg.max_held} "
+                    f"hint: not waiting for review: this gate already holds {self.limit} "
                     f"pushes open. #{push_id} is queued; push again later (nothing new is "
                     "queued) or run `git fetch` after it is approved"
                 ],

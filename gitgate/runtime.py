@@ -213,7 +213,7 @@ def build_runtime(
         scanner,
         queue=queue,
         review_hint="gitgate review show {id} / review approve {id}",
-        holder=Holder(config.queue),
+        holder=Holder(config.queue, config.server.threads),
     )
     from gitgate.maintenance import Maintenance
 
