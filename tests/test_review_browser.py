@@ -57,9 +57,17 @@ def wait_for(driver: Any, predicate: Callable[[Any], Any]) -> Any:
 
 
 def text_of(driver: Any) -> str:
+    """The page's text; the page may be replaced while it is read (the live-update script
+    reloads it when another reviewer decides), so a stale body is looked up again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    return str(driver.find_element(By.TAG_NAME, "body").text)
+    for _ in range(50):
+        try:
+            return str(driver.find_element(By.TAG_NAME, "body").text)
+        except StaleElementReferenceException:
+            continue
+    raise AssertionError("the page kept reloading while it was read")
 
 
 @pytest.fixture
