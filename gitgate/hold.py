@@ -9,8 +9,8 @@ window over -> `ng ... still queued as #N; no need to push again`.
 The state is polled from the database every ``POLL_S``: an approval on any instance sharing
 the database (or the CLI) ends the hold, and nothing is lost when the waiting instance dies
 (the entry stays queued). A held push occupies one request thread, so at most
-``queue.max_held`` pushes per worker process (and never more than ``server.threads`` - 1) are held; past that the push ends queued at once,
-and says why.
+``queue.max_held`` pushes per worker process (and never more than ``server.threads`` - 1)
+are held; past that the push ends queued at once, and says why.
 """
 
 from __future__ import annotations
