@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures import secrets
 from tests.fixtures.bighistory import generate
 from tests.fixtures.gate import GateServer
-from tests.fixtures.upstream import UpstreamServer, git, git_env, rev, upstream_ref
+from tests.fixtures.upstream import UpstreamServer, commit, git, git_env, rev, upstream_ref
 
 MakeGate = Callable[..., GateServer]
 
@@ -75,3 +76,32 @@ def test_five_thousand_commit_history_with_merges_lands(
     assert upstream_ref(bare, "refs/heads/main") == rev(work)
     count = git("rev-list", "--count", "main", cwd=bare).stdout.strip()
     assert int(count) == int(git("rev-list", "--count", "main", cwd=work).stdout) >= 5000
+
+
+def test_secret_in_many_commits_is_one_line_with_its_count(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A history that re-creates the same leaked key in 12 commits, plus 25 other files with
+    a secret each: one line per path and secret hash (the count of commits that carry it),
+    capped at scan.max_findings_shown, the rest summarised, instead of 37 lines."""
+    bare, repo = seeded
+    gate = make_gate(sections={"scan": {"max_findings_shown": 10}})
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    before = upstream_ref(bare, "refs/heads/main")
+    token = f'TOKEN = "{secrets.GITHUB_TOKEN}"\n'
+    for i in range(24):  # added, deleted, added again: each version is new and scanned whole
+        commit(work, {"config/key.py": token + f"# revision {i}\n" if i % 2 == 0 else None})
+    commit(work, {f"leaks/f{j}.py": f"# file {j}\n{token}" for j in range(25)}, "leaks")
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert result.returncode != 0
+    assert upstream_ref(bare, "refs/heads/main") == before
+    lines = [x for x in result.stderr.splitlines() if "secret hash" in x]
+    key_lines = [x for x in lines if "config/key.py" in x]
+    assert len(key_lines) == 1, result.stderr
+    assert "GitHub Token" in key_lines[0] and " at config/key.py:1 (commit " in key_lines[0]
+    assert "and 11 more commit(s)" in key_lines[0]
+    assert len(lines) == 10  # the cap
+    assert "... and 16 more (16 commit(s) carry them)" in result.stderr
+    assert "remote: hint: remove the secret" in result.stderr
+    assert secrets.GITHUB_TOKEN not in result.stderr
