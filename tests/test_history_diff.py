@@ -1,12 +1,10 @@
 """The gate's changed paths against git itself, over random histories shaped like real ones.
 
-The oracle is `git diff-tree -r --no-renames` of each commit against each of its parents
-separately; the gate's documented rule for a merge (a path counts only if it differs from
-every parent, with its change against the first parent) is applied here, in the test, to
-those per-parent diffs. The gate's answer is compared as a set of (path, status, new blob):
-a rename is its delete and its add, a type change (file <-> symlink <-> submodule) a delete
-and an add of the same path. Hundreds of histories in a few seconds; bench/fuzz_history.py
-runs thousands.
+tests/fixtures/differential.py holds the oracle (git's per-parent diffs, combined by the
+gate's documented merge rule) and tests/fixtures/histories.py the generator: merges of two
+and more parents, criss-cross merges, renames against edits, files becoming directories,
+case-only renames, symlinks, gitlinks, mode changes, empty commits, binary, CRLF, non-UTF-8
+and very long paths. Hundreds of histories in seconds; bench/fuzz_history.py runs thousands.
 """
 
 from __future__ import annotations
@@ -15,110 +13,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from dulwich.repo import Repo
 
 from gitgate.history import Job, path_changes
-from gitgate.protocol import ZERO_SHA, Command
-from gitgate.push import Push, build_push
+from gitgate.protocol import Command
+from gitgate.push import build_push
+from tests.fixtures.differential import (
+    as_set,
+    commits_with_parents,
+    differences,
+    gate_push,
+    make_repo,
+    refs,
+)
 from tests.fixtures.histories import generate
 from tests.fixtures.upstream import git, git_env
-
-Change = tuple[bytes, str, bytes | None]  # path, A/M/D, new content id (None: gone/gitlink)
-
-
-def make_repo(path: Path, stream: bytes) -> Path:
-    git("init", "-q", "--bare", str(path))
-    proc = subprocess.run(
-        ["git", "fast-import", "--quiet"],
-        cwd=path,
-        input=stream,
-        env=git_env(),
-        check=False,
-        capture_output=True,
-    )
-    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
-    return path
-
-
-def refs(repo: Path) -> dict[bytes, bytes]:
-    out = git("for-each-ref", "--format=%(objectname) %(refname)", cwd=repo).stdout
-    return {r.encode(): o.encode() for o, r in (line.split(" ", 1) for line in out.splitlines())}
-
-
-def commits_with_parents(repo: Path) -> list[tuple[bytes, tuple[bytes, ...]]]:
-    out = git("rev-list", "--all", "--parents", cwd=repo).stdout.split("\n")
-    rows = [line.encode().split() for line in out if line]
-    return [(row[0], tuple(row[1:])) for row in rows]
-
-
-def _mode_kind(mode: bytes) -> int:
-    return int(mode, 8) & 0o170000
-
-
-def oracle(repo: Path) -> dict[bytes, set[Change]]:
-    """Per commit: git's per-parent diffs combined by the gate's documented rule."""
-    jobs = commits_with_parents(repo)
-    lines = [c + b"\n" if not ps else b"".join(c + b" " + p + b"\n" for p in ps) for c, ps in jobs]
-    proc = subprocess.run(
-        ["git", "diff-tree", "--stdin", "-z", "-r", "--root", "--always", "--no-renames",
-         "--no-abbrev", "--ignore-submodules=none"],
-        cwd=repo, input=b"".join(lines), capture_output=True, env=git_env(), check=True,
-    )  # fmt: skip
-    tokens = proc.stdout.split(b"\0")
-    blocks: list[list[tuple[bytes, bytes]]] = []
-    i = 0
-    while i < len(tokens) and tokens[i]:
-        if tokens[i].startswith(b":"):
-            blocks[-1].append((tokens[i], tokens[i + 1]))
-            i += 2
-        else:
-            blocks.append([])
-            i += 1
-    out: dict[bytes, set[Change]] = {}
-    k = 0
-    for commit, parents in jobs:
-        per_parent = []
-        for _ in parents or (b"",):
-            changes: dict[bytes, set[Change]] = {}
-            for meta, path in blocks[k]:
-                _, new_mode, _, new_sha, status = meta[1:].split(b" ")
-                new = None if _mode_kind(new_mode) in (0, 0o160000) else new_sha
-                if status == b"T":  # a type change: the gate's delete + add
-                    changes[path] = {(path, "D", None), (path, "A", new)}
-                else:
-                    changes[path] = {(path, status.decode(), new)}
-            per_parent.append(changes)
-            k += 1
-        common = set(per_parent[0]).intersection(*per_parent[1:])
-        out[commit] = {c for p in common for c in per_parent[0][p]}
-    assert k == len(blocks)
-    return out
-
-
-def gate_push(repo: Path, heads: dict[bytes, bytes], upstream: set[bytes]) -> Push:
-    store = Repo(str(repo)).object_store
-    push = Push(
-        repo="r",
-        updates=[],
-        store=store,
-        upstream_has=upstream.__contains__,
-        push_options=[],
-        pack_bytes=0,
-        git_dirs=(str(repo), str(repo / "objects")),
-    )
-    return build_push(push, [Command(ZERO_SHA, new, ref) for ref, new in heads.items()])
-
-
-def as_set(changes: list) -> set[Change]:  # type: ignore[type-arg]
-    out: set[Change] = set()
-    for ch in changes:
-        path = ch.path.encode("utf-8", "surrogateescape")
-        if ch.kind == "rename":
-            old = ch.old_path.encode("utf-8", "surrogateescape")
-            out |= {(old, "D", None), (path, "A", ch.new_blob)}
-        else:
-            out.add((path, {"add": "A", "modify": "M", "delete": "D"}[ch.kind], ch.new_blob))
-    return out
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -126,19 +34,9 @@ def test_changed_paths_match_git(tmp_path: Path, seed: int) -> None:
     """Every commit of 60 random histories: the gate's changes equal git's, and building the
     push (all refs at once, as an import or a mirror push would) never raises."""
     repo = make_repo(tmp_path / "r.git", generate(seed, histories=60))
-    expected = oracle(repo)
-    push = gate_push(repo, refs(repo), set())
-    by_commit: dict[bytes, set[Change]] = {}
-    merges = 0
-    for update in push.updates:
-        for commit in update.new_commits:
-            merges += len(commit.parents) > 1
-            by_commit[commit.id] = as_set(push.seen[commit.id])
-        assert all(ch.commit in by_commit for ch in update.changes)
-    assert set(by_commit) == set(expected)
-    for commit, changes in expected.items():
-        assert by_commit[commit] == changes, commit
-    push.store.close()
+    commits, merges, wrong = differences(repo)
+    assert wrong == []
+    assert commits > 800
     assert merges > 100  # the generator really made merges (octopus and criss-cross among them)
 
 
