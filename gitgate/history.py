@@ -31,7 +31,12 @@ _GITLINK = 0o160000
 
 
 class GitFailed(Exception):
-    """git could not read an object (the mirror is behind upstream, or the push is broken)."""
+    """git failed; its message (stderr, bounded) says why."""
+
+
+class Unreadable(GitFailed):
+    """git skipped a commit it could not read (`diff-tree --stdin` does that silently, with
+    exit status 0): the mirror is behind upstream, or the push lacks the object."""
 
 
 @dataclass(frozen=True)
@@ -109,15 +114,20 @@ def _diff_tree(
         assert proc.stdin is not None and proc.stdout is not None
         writer = threading.Thread(target=_feed, args=(proc.stdin, jobs), daemon=True)
         writer.start()
+        skipped: Unreadable | None = None
         try:
             yield from _parse(_tokens(proc.stdout), jobs)
+        except Unreadable as ex:
+            skipped = ex
         finally:
             proc.stdout.close()
             code = proc.wait()
             writer.join()
-        if code != 0:
+        if code != 0:  # git's own failure first: it explains a short answer too
             err.seek(0)
             raise GitFailed(err.read(400).decode("utf-8", "replace").strip() or f"exit {code}")
+        if skipped is not None:
+            raise skipped
 
 
 def _parse(
@@ -128,21 +138,25 @@ def _parse(
     records: list[tuple[bytes, list[bytes]]] = []
     for token in tokens:
         if token.startswith(b":"):
-            meta = token
-            paths = [next(tokens)]
-            if b" R" in meta or b" C" in meta:  # a rename or copy names two paths
-                paths.append(next(tokens))
-            records.append((meta, paths))
+            paths = [next(tokens, None)]
+            if b" R" in token or b" C" in token:  # a rename or copy names two paths
+                paths.append(next(tokens, None))
+            if current is None or None in paths:
+                raise GitFailed("git diff-tree gave a malformed answer")
+            records.append((token, [p for p in paths if p is not None]))
             continue
         if current is not None:
             yield current, records
-        current, records = next(todo, None), []
-        if current is None or not token.startswith(current.commit):
-            raise GitFailed("git diff-tree answered out of order")
+        expected, current, records = next(todo, None), None, []
+        if expected is None:
+            raise GitFailed("git diff-tree answered more than it was asked")
+        if not token.startswith(expected.commit):
+            raise Unreadable(f"git diff-tree could not read {expected.commit.decode()}")
+        current = expected
     if current is not None:
         yield current, records
-    if next(todo, None) is not None:
-        raise GitFailed("git diff-tree stopped early")
+    if (left := next(todo, None)) is not None:
+        raise Unreadable(f"git diff-tree could not read {left.commit.decode()}")
 
 
 def _mode(text: bytes) -> int:

@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
 
-from gitgate.history import GitFailed, Job, RawChange, git_env, is_gitlink, path_changes
+from gitgate.history import (
+    GitFailed,
+    Job,
+    RawChange,
+    Unreadable,
+    git_env,
+    is_gitlink,
+    path_changes,
+)
 from gitgate.protocol import Command
 
 MAX_COMMITS = 200_000
@@ -159,7 +167,7 @@ def _convert(raw: RawChange, commit: bytes) -> FileChange:
     )
 
 
-_MISSING = ("bad object", "could not read", "unable to read", "not a valid", "missing", "bad tree")
+_MISSING = ("bad object", "could not read", "unable to read", "not a valid object", "bad tree")
 
 
 def changes(push: Push, jobs: list[Job]) -> Iterator[tuple[Job, list[FileChange]]]:
@@ -168,7 +176,7 @@ def changes(push: Push, jobs: list[Job]) -> Iterator[tuple[Job, list[FileChange]
         for job, raws in path_changes(push.git_dirs, jobs):
             yield job, [_convert(r, job.commit) for r in raws]
     except GitFailed as ex:
-        if any(word in str(ex).lower() for word in _MISSING):
+        if isinstance(ex, Unreadable) or any(word in str(ex).lower() for word in _MISSING):
             raise MissingObjects(str(ex)[:200]) from None
         raise
 

@@ -111,3 +111,22 @@ def test_merge_whose_second_parent_diff_adds_and_deletes(tmp_path: Path) -> None
     merge = [ch for ch in update.changes if ch.commit == tip]
     assert [(ch.kind, ch.path) for ch in merge] == [("add", "evil.txt")]
     assert {ch.path for ch in update.changes} == {"old.txt", "b.txt", "main.txt", "evil.txt"}
+
+
+def test_missing_object_means_mirror_behind_other_failures_are_the_gates(tmp_path: Path) -> None:
+    """A commit git cannot read is `MissingObjects` (the caller fetches and rebuilds); git
+    failing for another reason is not blamed on the push."""
+    from gitgate.history import GitFailed
+    from gitgate.push import MissingObjects, changes
+
+    repo = make_repo(tmp_path / "r.git", generate(5, histories=1))
+    push = gate_push(repo, {}, set())
+    absent = b"1" * 40
+    with pytest.raises(MissingObjects):
+        list(changes(push, [Job(absent)]))
+    push.git_dirs = (str(tmp_path / "not-a-repo"), str(tmp_path / "nothing"))
+    (tip, _), *_ = commits_with_parents(repo)
+    with pytest.raises(GitFailed) as failed:
+        list(changes(push, [Job(tip)]))
+    assert not isinstance(failed.value, MissingObjects)
+    push.store.close()
