@@ -16,6 +16,7 @@ fetches and builds again.
 from __future__ import annotations
 
 import subprocess
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -34,6 +35,7 @@ from gitgate.history import (
 from gitgate.protocol import Command
 
 MAX_COMMITS = 200_000
+BLOB_CACHE_BYTES = 16 * 1024 * 1024  # per push, whatever the push's size
 
 
 class MissingObjects(Exception):
@@ -102,9 +104,24 @@ class Push:
     git_dirs: tuple[str, str] = ("", "")  # (mirror GIT_DIR, quarantine objects) for git runs
     seen: dict[bytes, list[FileChange]] = field(default_factory=dict)  # per commit, all refs
 
+    _blobs: OrderedDict[bytes, Blob] = field(default_factory=OrderedDict, repr=False)
+    _blob_bytes: int = 0
+
     def blob(self, blob_id: bytes) -> Blob:
+        """A blob, from a small cache first: the old side of a modification is usually the
+        new side of an earlier one, and a whole history reads thousands of those."""
+        if (hit := self._blobs.get(blob_id)) is not None:
+            self._blobs.move_to_end(blob_id)
+            return hit
         obj = self.store[ObjectID(blob_id)]
         assert isinstance(obj, Blob)
+        size = len(obj.as_raw_string())
+        if size <= BLOB_CACHE_BYTES // 16:
+            self._blobs[blob_id] = obj
+            self._blob_bytes += size
+            while self._blob_bytes > BLOB_CACHE_BYTES:
+                _, old = self._blobs.popitem(last=False)
+                self._blob_bytes -= len(old.as_raw_string())
         return obj
 
 
