@@ -168,7 +168,14 @@ def new_commits(
 
 
 def _decode(path: bytes) -> str:
+    """Exact, for matching (a byte that is not UTF-8 is one character, as `?` in a glob
+    expects); `printable` turns it into text records and messages can carry."""
     return path.decode("utf-8", "surrogateescape")
+
+
+def printable(text: str) -> str:
+    """A path as people and records take it: bytes that are not UTF-8 as `\\xNN` escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _convert(raw: RawChange, commit: bytes) -> FileChange:
