@@ -130,3 +130,34 @@ def test_missing_object_means_mirror_behind_other_failures_are_the_gates(tmp_pat
         list(changes(push, [Job(tip)]))
     assert not isinstance(failed.value, MissingObjects)
     push.store.close()
+
+
+def test_checks_and_messages_take_every_shape(tmp_path: Path) -> None:
+    """Inspection never raises on these histories: path checks that match everything, their
+    `remote:` lines and `ng` reasons, over non-UTF-8, very long and odd-typed paths."""
+    from gitgate.checks.base import CheckContext
+    from gitgate.checks.deny import Deny
+    from gitgate.checks.protected_paths import ProtectedPaths
+    from gitgate.config import Config, DenyConfig, Rule
+    from gitgate.messages import decision_lines
+    from gitgate.policy import RefDecision
+    from gitgate.protocol import status_line
+
+    repo = make_repo(tmp_path / "r.git", generate(11, histories=30))
+    push = gate_push(repo, refs(repo), set())
+    rule = Rule(name="all", protected_paths=["**"], deny=DenyConfig(delete_paths=["**"]))
+    rules = {u.ref: rule for u in push.updates}
+    ctx = CheckContext(config=Config())
+    verdicts = ProtectedPaths().run(push, rules, ctx) + Deny().run(push, rules, ctx)
+    push.store.close()
+    assert sum(not v.passed for v in verdicts) > len(push.updates)
+    escaped = 0
+    for update in push.updates:
+        decision = RefDecision(update.command, rule, "reject", "reject")
+        decision.verdicts = [v for v in verdicts if v.ref == update.ref]
+        text = "\n".join(decision_lines(decision, max_findings=1000))
+        text.encode("utf-8")  # strict: what a record or a remote: line must take
+        for v in decision.verdicts:
+            status_line(update.command.ref, v.reason or "x").decode("utf-8")
+        escaped += "\\x" in text
+    assert escaped > 0  # non-UTF-8 paths were among them, shown escaped
