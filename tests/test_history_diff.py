@@ -65,7 +65,7 @@ def test_net_change_of_a_force_push_matches_git(tmp_path: Path) -> None:
             ["git", "diff-tree", "-z", "-r", "--no-renames", "--name-only", old, new],
             cwd=repo, capture_output=True, check=True, env=git_env(),
         ).stdout.split(b"\0")  # fmt: skip
-        assert {p for p, _, _ in net} == (set(raw) - {b""} if not ancestor else set())
+        assert {p for p, *_ in net} == (set(raw) - {b""} if not ancestor else set())
         forced += not ancestor
     assert forced >= 5
 
