@@ -213,7 +213,7 @@ repos = ["**"]
 refs = ["**"]
 groups = ["*"]
 access = "write"
-secrets = true
+secrets = {secrets}
 hooks = false
 
 [rule.actions]
@@ -225,12 +225,17 @@ _LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
 class GateProcess:
     """The real gate: gunicorn (1 gthread worker) on a loopback port chosen by the kernel."""
 
-    def __init__(self, workdir: Path, upstream_url: str, token: str, budget: str = "30m") -> None:
+    def __init__(
+        self, workdir: Path, upstream_url: str, token: str, budget: str = "30m", scan: bool = True
+    ) -> None:
         self.workdir = workdir
         self.token = token
         data = workdir / "data"
         self.config = workdir / "gitgate.toml"
-        self.config.write_text(CONFIG.format(data=data, upstream=upstream_url, budget=budget))
+        secrets = "true" if scan else "false"
+        self.config.write_text(
+            CONFIG.format(data=data, upstream=upstream_url, budget=budget, secrets=secrets)
+        )
         self.lines: list[str] = []
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None

@@ -2,30 +2,54 @@
 
 Lines starting `error:`, `warning:` and `hint:` are coloured by git. Each finding shows the
 commit, `path:line`, the rule and the check; a secret shows its type and a short hash, never
-its value. The report-status reason stays one short line (`! [remote rejected] main -> main
+its value, and one line per path and secret hash however many commits carry it (with their
+count), capped at `scan.max_findings_shown` lines and a summary of the rest. The
+report-status reason stays one short line (`! [remote rejected] main -> main
 (<reason>)`); the detail goes here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from gitgate.checks.base import Finding
 from gitgate.policy import RefDecision
 
 
-def finding_line(f: Finding) -> str:
+def finding_line(f: Finding, commits: int = 1) -> str:
+    """One finding; `commits` > 1 when the same secret at the same path is in more commits."""
     parts = [f.message]
     if f.location:
         parts.append(f"at {f.location}")
     extra = []
     if f.commit:
-        extra.append(f"commit {f.commit}")
+        more = commits - 1
+        extra.append(f"commit {f.commit}" + (f" and {more} more commit(s)" if more else ""))
     if f.hash:
         extra.append(f"secret hash {f.hash}")
     line = "  - " + " ".join(parts)
     return line + (f" ({', '.join(extra)})" if extra else "")
+
+
+def grouped(findings: Sequence[Finding]) -> list[tuple[Finding, int]]:
+    """Findings worth a line, a secret once per (path, secret hash): its first finding (with
+    every type a detector gave it) and the number of commits that carry it. A whole history
+    with one leaked key that commits re-add would otherwise print it hundreds of times."""
+    groups: dict[object, tuple[Finding, list[str], set[str | None]]] = {}
+    for i, f in enumerate(findings):
+        if not (f.location or f.commit):
+            continue
+        key: object = (f.check, f.path, f.hash) if f.hash else i
+        _, types, commits = groups.setdefault(key, (f, [], set()))
+        if f.message not in types:
+            types.append(f.message)
+        commits.add(f.commit)
+    return [
+        (replace(first, message=", ".join(types)), max(len(commits), 1))
+        for first, types, commits in groups.values()
+    ]
 
 
 def ref_reason(d: RefDecision, queue_id: int | None = None, entry: Any = None) -> str:
@@ -70,10 +94,12 @@ def decision_lines(
     lines.append(head)
     for v in failed:
         lines.append(f"  [{v.check}] {v.reason}")
-        lines.extend(finding_line(f) for f in v.findings[:max_findings] if f.location or f.commit)
-        hidden = len([f for f in v.findings if f.location or f.commit]) - max_findings
-        if hidden > 0:
-            lines.append(f"  ... and {hidden} more")
+        shown = grouped(v.findings)
+        lines.extend(finding_line(f, n) for f, n in shown[:max_findings])
+        hidden = shown[max_findings:]
+        if hidden:
+            total = sum(n for _, n in hidden)
+            lines.append(f"  ... and {len(hidden)} more ({total} commit(s) carry them)")
         if v.hint and d.effective != "queue":
             lines.append(f"hint: {v.hint}")
     if not failed and d.reasons:

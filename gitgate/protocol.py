@@ -256,7 +256,7 @@ def status_line(ref: bytes, reason: str | None) -> bytes:
     """`ok <ref>` or `ng <ref> <reason>` as one pkt-line."""
     if reason is None:
         return pkt_line(b"ok " + ref + b"\n")
-    return pkt_line(b"ng " + ref + b" " + one_line(reason).encode() + b"\n")
+    return pkt_line(b"ng " + ref + b" " + one_line(reason).encode("utf-8", "replace") + b"\n")
 
 
 def report(unpack: str, statuses: Iterable[tuple[bytes, str | None]]) -> bytes:

@@ -5,7 +5,9 @@ Built from the quarantine (the pushed objects) and the mirror (what upstream alr
 - changes: per new commit against its parent (root: against nothing; a merge: only paths that
   differ from *every* parent, git's combined-diff rule, so merging main into a branch does not
   look like the branch touched main's files); for a non-fast-forward update also the net change
-  old tree -> new tree, because a force-push can drop or revert work without any new commit;
+  old tree -> new tree, because a force-push can drop or revert work without any new commit.
+  All of a ref's commits go through one `git diff-tree` run (gitgate.history), and a commit
+  two refs share is diffed once;
 - new blobs: contents upstream does not have yet, with the commit that introduced them.
 A missing object anywhere raises `MissingObjects`: the mirror is behind upstream, so the caller
 fetches and builds again.
@@ -14,16 +16,26 @@ fetches and builds again.
 from __future__ import annotations
 
 import subprocess
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from dulwich.diff_tree import CHANGE_RENAME, RenameDetector, TreeChange, tree_changes
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import S_ISGITLINK, Blob, Commit, ObjectID, Tag, Tree
+from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
 
+from gitgate.history import (
+    GitFailed,
+    Job,
+    RawChange,
+    Unreadable,
+    git_env,
+    is_gitlink,
+    path_changes,
+)
 from gitgate.protocol import Command
 
 MAX_COMMITS = 200_000
+BLOB_CACHE_BYTES = 16 * 1024 * 1024  # per push, whatever the push's size
 
 
 class MissingObjects(Exception):
@@ -90,10 +102,26 @@ class Push:
     push_options: list[str]
     pack_bytes: int
     git_dirs: tuple[str, str] = ("", "")  # (mirror GIT_DIR, quarantine objects) for git runs
+    seen: dict[bytes, list[FileChange]] = field(default_factory=dict)  # per commit, all refs
+
+    _blobs: OrderedDict[bytes, Blob] = field(default_factory=OrderedDict, repr=False)
+    _blob_bytes: int = 0
 
     def blob(self, blob_id: bytes) -> Blob:
+        """A blob, from a small cache first: the old side of a modification is usually the
+        new side of an earlier one, and a whole history reads thousands of those."""
+        if (hit := self._blobs.get(blob_id)) is not None:
+            self._blobs.move_to_end(blob_id)
+            return hit
         obj = self.store[ObjectID(blob_id)]
         assert isinstance(obj, Blob)
+        size = len(obj.as_raw_string())
+        if size <= BLOB_CACHE_BYTES // 16:
+            self._blobs[blob_id] = obj
+            self._blob_bytes += size
+            while self._blob_bytes > BLOB_CACHE_BYTES:
+                _, old = self._blobs.popitem(last=False)
+                self._blob_bytes -= len(old.as_raw_string())
         return obj
 
 
@@ -139,77 +167,49 @@ def new_commits(
     return out
 
 
-def _decode(path: bytes | None) -> str | None:
-    return None if path is None else path.decode("utf-8", "surrogateescape")
+def _decode(path: bytes) -> str:
+    """Exact, for matching (a byte that is not UTF-8 is one character, as `?` in a glob
+    expects); `printable` turns it into text records and messages can carry."""
+    return path.decode("utf-8", "surrogateescape")
 
 
-def _convert(ch: TreeChange, commit: bytes) -> FileChange | None:
-    old, new = ch.old, ch.new
-    if (new and new.mode and S_ISGITLINK(new.mode)) or (old and old.mode and S_ISGITLINK(old.mode)):
-        new_blob = None  # a submodule pointer has no content to scan
-    else:
-        new_blob = new.sha if new and new.sha else None
-    path = _decode(new.path if new and new.path else old.path if old else None)
-    assert path is not None
-    old_path = _decode(old.path) if old and old.path else None
+def printable(text: str) -> str:
+    """A path as people and records take it: bytes that are not UTF-8 as `\\xNN` escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _convert(raw: RawChange, commit: bytes) -> FileChange:
+    gitlink = is_gitlink(raw.new_mode) or is_gitlink(raw.old_mode)
     return FileChange(
-        kind=ch.type,
-        path=path,
-        old_path=old_path if ch.type in (CHANGE_RENAME, "copy", "modify", "delete") else None,
-        old_blob=old.sha if old and old.sha else None,
-        new_blob=new_blob,
-        new_mode=new.mode if new else None,
+        kind=raw.kind,
+        path=_decode(raw.path),
+        old_path=_decode(raw.old_path) if raw.old_path is not None else None,
+        old_blob=raw.old_sha,
+        new_blob=None if gitlink else raw.new_sha,  # a submodule pointer has no content to scan
+        new_mode=raw.new_mode or None,
         commit=commit,
     )
 
 
-RENAME_MAX_FILES = 100  # content renames: at most 100 x 100 add/delete pairs, like git's limit
+_MISSING = ("bad object", "could not read", "unable to read", "not a valid object", "bad tree")
 
 
-def _diff(store: BaseObjectStore, old_tree: bytes | None, new_tree: bytes) -> Iterator[TreeChange]:
-    """Tree changes, with renames detected only where a commit both adds and deletes.
-
-    Rename detection compares file contents pairwise, which an agent could inflate on purpose,
-    and it changes only labels (both sides of a rename are checked either way); so it runs
-    only when there can be a rename, bounded like git's `diff.renameLimit`.
-    """
+def changes(push: Push, jobs: list[Job]) -> Iterator[tuple[Job, list[FileChange]]]:
+    """What each job's commit changed (see gitgate.history), all jobs in one git run."""
     try:
-        old, new = (ObjectID(old_tree) if old_tree else None), ObjectID(new_tree)
-        plain = list(tree_changes(store, old, new))
-        kinds = {c.type for c in plain}
-        if "add" not in kinds or "delete" not in kinds:
-            yield from plain
-            return
-        detector = RenameDetector(store, max_files=RENAME_MAX_FILES)  # type: ignore[arg-type]
-        yield from tree_changes(store, old, new, rename_detector=detector)
-    except KeyError as ex:
-        raise MissingObjects(str(ex)) from None
-
-
-def commit_changes(store: BaseObjectStore, commit: Commit) -> list[FileChange]:
-    """What one commit changed; for a merge, only what differs from every parent."""
-    parents = [_get(store, p) for p in commit.parents]
-    first = parents[0].tree if parents else None  # type: ignore[attr-defined]
-    changes = list(_diff(store, first, commit.tree))
-    if len(parents) > 1:
-        for parent in parents[1:]:
-            touched = {c.new.path or c.old.path for c in _diff(store, parent.tree, commit.tree)}  # type: ignore[attr-defined,union-attr]
-            changes = [c for c in changes if (c.new.path or c.old.path) in touched]  # type: ignore[union-attr]
-    return [fc for c in changes if (fc := _convert(c, commit.id))]
+        for job, raws in path_changes(push.git_dirs, jobs):
+            yield job, [_convert(r, job.commit) for r in raws]
+    except GitFailed as ex:
+        if isinstance(ex, Unreadable) or any(word in str(ex).lower() for word in _MISSING):
+            raise MissingObjects(str(ex)[:200]) from None
+        raise
 
 
 def is_ancestor(git_dirs: tuple[str, str], old: bytes, new: bytes) -> bool:
     """`git merge-base --is-ancestor`: exact and fast (uses the commit-graph when present)."""
-    mirror, quarantine_objects = git_dirs
-    env = {
-        "GIT_DIR": mirror,
-        "GIT_OBJECT_DIRECTORY": quarantine_objects,
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES": f"{mirror}/objects",
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-    }
     proc = subprocess.run(
         ["git", "merge-base", "--is-ancestor", old.decode(), new.decode()],
-        env=env,
+        env=git_env(git_dirs),
         capture_output=True,
     )
     if proc.returncode in (0, 1):
@@ -234,8 +234,9 @@ def build_update(push: Push, command: Command) -> RefUpdate:
     if kind != "commit":
         return update
     update.new_commits = new_commits(push.store, target, push.upstream_has)
-    for commit in reversed(update.new_commits):  # oldest first: first introducer wins
-        update.changes.extend(commit_changes(push.store, commit))
+    oldest_first = list(reversed(update.new_commits))  # first introducer of a blob wins
+    jobs = [Job(c.id, tuple(c.parents)) for c in oldest_first if c.id not in push.seen]
+    net_job: Job | None = None
     if not command.is_create:
         old_kind, old_target = _peel(push.store, command.old)
         if old_kind != "commit":
@@ -243,12 +244,18 @@ def build_update(push: Push, command: Command) -> RefUpdate:
         elif old_target in _boundary(update.new_commits, push.upstream_has):
             pass  # the usual fast-forward: a new commit's parent is the old tip
         elif not is_ancestor(push.git_dirs, old_target, target):
-            update.forced = True
-            old_tree = _get(push.store, old_target).tree  # type: ignore[attr-defined]
-            new_tree = _get(push.store, target).tree  # type: ignore[attr-defined]
-            update.changes.extend(
-                fc for c in _diff(push.store, old_tree, new_tree) if (fc := _convert(c, target))
-            )
+            update.forced = True  # and the net change old -> new counts, as a commit would
+            net_job = Job(target, (old_target,))
+            jobs.append(net_job)
+    net: list[FileChange] = []
+    for job, found in changes(push, jobs):
+        if job is net_job:
+            net = found
+        else:
+            push.seen[job.commit] = found
+    for commit in oldest_first:
+        update.changes.extend(push.seen[commit.id])
+    update.changes.extend(net)
     return update
 
 

@@ -22,6 +22,7 @@ from gitgate.config import Config
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.policy import RefDecision
 from gitgate.protocol import PushRequest, encode_request_head
+from gitgate.push import printable
 from gitgate.relay import repack
 from gitgate.store import changes
 from gitgate.store.changes import Enqueued
@@ -173,8 +174,8 @@ class QueueService:
                 paths.append(
                     {
                         "kind": ch.kind,
-                        "path": ch.path,
-                        "old_path": ch.old_path,
+                        "path": printable(ch.path),
+                        "old_path": printable(ch.old_path) if ch.old_path else ch.old_path,
                         "commit": ch.commit.decode()[:12],
                     }
                 )
@@ -186,8 +187,8 @@ class QueueService:
                 if f.path
             }
             for ch in u.changes:
-                if push and ch.path in protected and len(diffs) < 20:
-                    diffs.append({"path": ch.path, "diff": self._diff(push, ch)})
+                if push and printable(ch.path) in protected and len(diffs) < 20:
+                    diffs.append({"path": printable(ch.path), "diff": self._diff(push, ch)})
         return {
             "ref_updates": refs,
             "commits": commits,
@@ -215,8 +216,8 @@ class QueueService:
             difflib.unified_diff(
                 text(change.old_blob),
                 text(change.new_blob),
-                change.old_path or change.path,
-                change.path,
+                printable(change.old_path or change.path),
+                printable(change.path),
                 lineterm="",
                 n=2,
             )

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from gitgate.config import Config, Rule
-from gitgate.push import Push, RefUpdate
+from gitgate.push import Push, RefUpdate, printable
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,13 @@ class Finding:
     line: int | None = None
     type: str | None = None
     hash: str | None = None
+
+    def __post_init__(self) -> None:
+        # a path that is not UTF-8 (real histories have them) must not break a record or a
+        # `remote:` line: its odd bytes become \xNN escapes here, once for every check
+        object.__setattr__(self, "message", printable(self.message))
+        if self.path is not None:
+            object.__setattr__(self, "path", printable(self.path))
 
     @property
     def location(self) -> str:
@@ -58,6 +65,9 @@ class Verdict:
     hint: str = ""  # what the agent should do next
     error: bool = False  # the check itself failed: always a reject (fail closed)
     output: list[str] = field(default_factory=list)  # lines for the client (hooks)
+
+    def __post_init__(self) -> None:
+        self.reason, self.hint = printable(self.reason), printable(self.hint)
 
     def to_dict(self) -> dict[str, Any]:
         return {
