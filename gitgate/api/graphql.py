@@ -1,0 +1,137 @@
+"""`/api/graphql`: parsed with graphql-core, every operation classified, unknown refused.
+
+Queries pass when each top-level field is attributable: `repository(owner, name)` (variables
+resolved) needs read access to that repo; `viewer`, `rateLimit` and introspection need none.
+Anything else (`node`, `search`, `organization`...) could read any repo the gate's credential
+sees, so it is refused. Mutations are not yet inspected on this side: those that write content
+or refs are refused with a pointer to the REST calls the gate does inspect, all others as
+unclassified. Every operation in the document is checked, whichever `operationName` is asked.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import falcon
+from graphql import GraphQLError, parse
+from graphql.language import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValueNode,
+    VariableNode,
+)
+from graphql.utilities import value_from_ast_untyped
+
+from gitgate.api.classify import Route
+
+if TYPE_CHECKING:
+    from gitgate.api.service import ApiCall, ApiService
+
+GRAPHQL_ROUTE = Route("graphql", "/graphql")
+FREE_FIELDS = {"viewer", "rateLimit", "__typename", "__type", "__schema"}
+CONTENT_MUTATIONS = {
+    "createCommitOnBranch",
+    "createRef",
+    "updateRef",
+    "updateRefs",
+    "deleteRef",
+    "mergeBranch",
+    "revertPullRequest",
+    "mergePullRequest",
+    "enablePullRequestAutoMerge",
+}
+
+
+def _err(status: int, message: str, decision: str = "forbidden") -> Exception:
+    from gitgate.api.service import ApiError
+
+    return ApiError(status, message, decision)
+
+
+def _fields(
+    sel: SelectionSetNode | None, frags: dict[str, FragmentDefinitionNode], depth: int = 0
+) -> list[FieldNode]:
+    """Top-level fields, through fragments (bounded: a fragment cycle is invalid anyway)."""
+    out: list[FieldNode] = []
+    if sel is None or depth > 10:
+        return out
+    for s in sel.selections:
+        if isinstance(s, FieldNode):
+            out.append(s)
+        elif isinstance(s, InlineFragmentNode):
+            out.extend(_fields(s.selection_set, frags, depth + 1))
+        elif isinstance(s, FragmentSpreadNode):
+            frag = frags.get(s.name.value)
+            if frag is None:
+                raise _err(422, f"gitgate: unknown fragment {s.name.value}", "error")
+            out.extend(_fields(frag.selection_set, frags, depth + 1))
+    return out
+
+
+def _arg(field: FieldNode, name: str, variables: dict[str, Any]) -> Any:
+    for a in field.arguments:
+        if a.name.value == name:
+            value: ValueNode = a.value
+            if isinstance(value, VariableNode):
+                return variables.get(value.name.value)
+            return value_from_ast_untyped(value, variables)
+    return None
+
+
+def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
+    if call.method != "POST":
+        raise _err(405, "gitgate: GraphQL takes POST with a JSON body", "error")
+    body = svc.read_body(call)
+    try:
+        payload = json.loads(body)
+        query = payload["query"]
+        variables = payload.get("variables") or {}
+        if not isinstance(query, str) or not isinstance(variables, dict):
+            raise TypeError
+        doc = parse(query, max_tokens=50_000)
+    except (ValueError, KeyError, TypeError, GraphQLError):
+        raise _err(
+            400, "gitgate: expected a JSON body with a GraphQL `query` the gate can parse", "error"
+        ) from None
+    frags = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
+    repos: set[str] = set()
+    for op in doc.definitions:
+        if not isinstance(op, OperationDefinitionNode):
+            continue
+        kind = op.operation.value
+        for field in _fields(op.selection_set, frags):
+            name = field.name.value
+            if kind == "mutation" and name in CONTENT_MUTATIONS:
+                raise _err(
+                    403,
+                    f"gitgate: the GraphQL mutation {name} writes repository content and this "
+                    "gate does not inspect it yet, so it is refused. Use git push, or the REST "
+                    "calls the gate inspects (PUT /repos/{o}/{r}/contents/{path}, git/refs).",
+                )
+            if kind != "query":
+                raise _err(
+                    403,
+                    f"gitgate: the GraphQL {kind} field {name} is not one the gate can classify, "
+                    "so it is refused (fail closed); use the REST API for it, or ask the gitgate "
+                    "admin.",
+                )
+            if name in FREE_FIELDS:
+                continue
+            owner, repo = _arg(field, "owner", variables), _arg(field, "name", variables)
+            if name != "repository" or not isinstance(owner, str) or not isinstance(repo, str):
+                raise _err(
+                    403,
+                    f"gitgate: the GraphQL query field {name} cannot be tied to one repository, "
+                    "so it is refused (fail closed); query repository(owner:, name:) instead.",
+                )
+            repos.add(svc.repo(call, owner, repo))
+    for repo in sorted(repos):
+        call.caller.repo = repo
+        svc.require(call, "read")
+    call.caller.repo = ",".join(sorted(repos))
+    svc.relay(call, resp, "/graphql", body)

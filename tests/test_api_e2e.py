@@ -1,0 +1,338 @@
+"""The GitHub API through the gate, end to end: a fake GitHub API over the same bare repos the
+git upstream serves, the gate in-process, real git for the pushes and fetches it is compared
+with, and the real queue and review CLI."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitgate.store import sessions
+from tests.fixtures import secrets
+from tests.fixtures.gate import GateServer
+from tests.fixtures.github_api import FakeGitHubApi
+from tests.fixtures.upstream import UpstreamServer, commit, git, upstream_ref
+
+MakeGate = Callable[..., GateServer]
+Answer = tuple[int, dict[str, str], Any]
+
+
+@pytest.fixture
+def api(upstream: UpstreamServer) -> Iterator[FakeGitHubApi]:
+    srv = FakeGitHubApi(upstream.root, upstream.token or "").start()
+    yield srv
+    srv.stop()
+
+
+def api_gate(make_gate: MakeGate, api: FakeGitHubApi, rules: Any = None, **kw: Any) -> GateServer:
+    sections = kw.pop("sections", {})
+    sections.setdefault("upstream", {})["api_url"] = api.url
+    return make_gate(rules, sections=sections, **kw)
+
+
+def call(
+    gate: GateServer, method: str, path: str, body: Any = None, token: str | None = None
+) -> Answer:
+    conn = http.client.HTTPConnection("127.0.0.1", gate.server.server_port, timeout=60)
+    headers = {"Accept": "application/vnd.github+json"}
+    if token:
+        headers["Authorization"] = f"token {token}"
+    data = json.dumps(body).encode() if body is not None else None
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    target = path if path.startswith("/api/") else "/api/v3" + path
+    conn.request(method, target, body=data, headers=headers)
+    resp = conn.getresponse()
+    raw = resp.read()
+    conn.close()
+    return resp.status, {k.lower(): v for k, v in resp.getheaders()}, json.loads(raw or b"null")
+
+
+def b64(text: str | bytes) -> str:
+    return base64.b64encode(text.encode() if isinstance(text, str) else text).decode()
+
+
+def test_reads_pass_with_urls_and_link_pagination_pointing_at_the_gate(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
+) -> None:
+    gate = api_gate(make_gate, api)
+    status, headers, repo = call(gate, "GET", "/repos/acme/app")
+    assert status == 200
+    assert repo["url"] == f"{gate.url}/api/v3/repos/acme/app"
+    assert repo["issues_url"] == f"{gate.url}/api/v3/repos/acme/app/issues{{/number}}"
+    assert repo["owner"]["url"] == f"{gate.url}/api/v3/users/acme"
+    assert repo["html_url"] == "https://github.example/acme/app"  # not the API: untouched
+    assert headers["x-github-request-id"] == "FAKE:1" and headers["etag"] == '"abc"'
+    assert headers["x-ratelimit-remaining"] == "4999"
+    assert api.url not in json.dumps(repo)
+
+    # pagination: follow the rewritten Link header through the gate to the last page
+    numbers, path = [], "/repos/acme/app/issues?per_page=2"
+    while path:
+        status, headers, page = call(gate, "GET", path)
+        assert status == 200
+        numbers += [i["number"] for i in page]
+        nxt = [p for p in headers.get("link", "").split(", ") if 'rel="next"' in p]
+        if nxt:
+            url = nxt[0].split(">")[0][1:]
+            assert url.startswith(f"{gate.url}/api/v3/")
+            path = url[len(gate.url) :]
+        else:
+            path = ""
+    assert numbers == [1, 2, 3, 4, 5]
+    # every call is a session record: service rest, the route template, no body, no token
+    records = [r for r in sessions.list_sessions(limit=20) if r["service"] == "rest"]
+    assert len(records) == 4
+    assert {"route": "GET /repos/{owner}/{repo}{rest*}", "status": "200"} in records[0]["statuses"]
+    assert all(r["repo"] == "acme/app" and r["decision"] == "allow" for r in records)
+
+
+def test_unclassified_and_admin_calls_never_reach_upstream(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
+) -> None:
+    gate = api_gate(make_gate, api)
+    status, _, body = call(gate, "POST", "/repos/acme/app/frobnicate", {})
+    assert status == 403 and "fail closed" in body["message"]
+    status, _, body = call(gate, "DELETE", "/repos/acme/app")
+    assert status == 403 and "repository administration" in body["message"]
+    assert "api.admin = reject" in body["message"]
+    status, _, body = call(
+        gate, "PUT", "/repos/acme/app/branches/main/protection", {"enforce_admins": False}
+    )
+    assert status == 403
+    assert not api.seen("DELETE", "/repos/acme/app")
+    assert not api.seen("PUT", "/protection") and not api.seen("POST", "frobnicate")
+    status, _, body = call(gate, "GET", "/search/code?q=secret")
+    assert status == 403 and "fail closed" in body["message"]
+
+
+def test_clean_contents_write_lands_and_git_fetch_sees_it(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = api_gate(make_gate, api)
+    before = upstream_ref(bare, "refs/heads/main")
+    status, _, out = call(
+        gate,
+        "PUT",
+        "/repos/acme/app/contents/src/util.py",
+        {"message": "add util", "content": b64("def util():\n    return 2\n")},
+    )
+    assert status == 201, out
+    assert out["content"]["url"].startswith(f"{gate.url}/api/v3/repos/acme/app/contents/")
+    after = upstream_ref(bare, "refs/heads/main")
+    assert after != before and after == out["commit"]["sha"]
+    git("clone", "-q", gate.remote(repo), str(tmp_path / "w"))
+    assert (tmp_path / "w" / "src" / "util.py").read_text() == "def util():\n    return 2\n"
+    records = [r for r in sessions.list_sessions(limit=5) if r["service"] == "rest"]
+    put = next(r for r in records if r["ref_updates"])
+    assert put["ref_updates"][0]["ref"] == "refs/heads/main" and put["decision"] == "allow"
+
+
+def test_secret_in_a_contents_write_is_refused_like_a_push(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = api_gate(make_gate, api)
+    data, planted = secrets.python_source(["aws_access_key_id"])
+    before = upstream_ref(bare, "refs/heads/main")
+    status, _, out = call(
+        gate,
+        "PUT",
+        "/repos/acme/app/contents/src/cfg.py",
+        {"message": "config", "content": b64(data), "branch": "main"},
+    )
+    assert status == 409, out
+    msg = out["message"]
+    assert f"src/cfg.py:{planted[0].line}" in msg and "rule default" in msg
+    assert "Nothing was written upstream" in msg
+    assert secrets.AWS_ACCESS_KEY_ID not in json.dumps(out)
+    assert upstream_ref(bare, "refs/heads/main") == before
+    assert not api.seen("PUT", "/contents/")
+    # the same change pushed with git meets the same refusal
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    commit(work, {"src/cfg.py": data}, "config")
+    pushed = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert pushed.returncode != 0 and f"src/cfg.py:{planted[0].line}" in pushed.stderr
+    rec = next(r for r in sessions.list_sessions(limit=50) if r["service"] == "rest")
+    assert rec["decision"] == "reject" and rec["findings"][0]["path"] == "src/cfg.py"
+
+
+def test_contents_delete_of_a_protected_path_is_refused(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
+) -> None:
+    bare, _ = seeded
+    gate = api_gate(make_gate, api)  # default rule: .github/workflows/** protected, reject
+    before = upstream_ref(bare, "refs/heads/main")
+    status, _, out = call(
+        gate, "DELETE", "/repos/acme/app/contents/.github/workflows/ci.yml", {"message": "rm"}
+    )
+    assert status == 422, out
+    assert ".github/workflows/ci.yml" in out["message"] and "protected_paths" in out["message"]
+    assert upstream_ref(bare, "refs/heads/main") == before
+    assert not api.seen("DELETE", "/contents/")
+
+
+def test_queued_contents_write_is_performed_by_the_gate_on_approval(
+    make_gate: MakeGate,
+    api: FakeGitHubApi,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bare, repo = seeded
+    rules = [
+        {
+            "name": "prod-review",
+            "protected_paths": ["deploy/**"],
+            "reviewers": ["maintainers"],
+            "actions": {"protected_paths": "queue"},
+        }
+    ]
+    gate = api_gate(make_gate, api, rules, db_url=db_url)
+    before = upstream_ref(bare, "refs/heads/main")
+    status, _, out = call(
+        gate,
+        "PUT",
+        "/repos/acme/app/contents/deploy/prod.yaml",
+        {"message": "scale", "content": b64("replicas: 9\n")},
+    )
+    assert status == 202, out
+    assert out["queue_id"] == 1 and "held for human approval as #1" in out["message"]
+    assert "deploy/prod.yaml" in out["message"]
+    assert upstream_ref(bare, "refs/heads/main") == before
+    assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") == 0
+    assert "relayed" in capsys.readouterr().out
+    assert upstream_ref(bare, "refs/heads/main") == out["sha"]
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    assert (work / "deploy" / "prod.yaml").read_text() == "replicas: 9\n"
+
+
+def test_stale_queued_api_write_is_not_forced(
+    make_gate: MakeGate,
+    api: FakeGitHubApi,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bare, repo = seeded
+    rules = [
+        {
+            "name": "prod-review",
+            "protected_paths": ["deploy/**"],
+            "reviewers": ["maintainers"],
+            "actions": {"protected_paths": "queue"},
+        }
+    ]
+    gate = api_gate(make_gate, api, rules)
+    status, _, _ = call(
+        gate,
+        "PUT",
+        "/repos/acme/app/contents/deploy/prod.yaml",
+        {"message": "scale", "content": b64("replicas: 9\n")},
+    )
+    assert status == 202
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    moved = commit(work, {"src/other.py": "x = 1\n"}, "meanwhile")
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") != 0
+    assert "stale" in capsys.readouterr().out
+    assert upstream_ref(bare, "refs/heads/main") == moved
+
+
+def test_ref_patch_with_force_flag_is_decided_by_ancestry(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = api_gate(make_gate, api)
+    first = upstream_ref(bare, "refs/heads/main")
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    second = commit(work, {"src/b.py": "b = 1\n"}, "second")
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    # a branch at the older commit, then a fast-forward sent with force: true: allowed
+    status, _, out = call(
+        gate, "POST", "/repos/acme/app/git/refs", {"ref": "refs/heads/feature", "sha": first}
+    )
+    assert status == 201, out
+    assert out["url"].startswith(f"{gate.url}/api/v3/")
+    status, _, out = call(
+        gate, "PATCH", "/repos/acme/app/git/refs/heads/feature", {"sha": second, "force": True}
+    )
+    assert status == 200, out
+    assert upstream_ref(bare, "refs/heads/feature") == second
+    # rewinding main to a non-descendant is a force push, whatever the flag says
+    status, _, out = call(
+        gate, "PATCH", "/repos/acme/app/git/refs/heads/main", {"sha": first, "force": False}
+    )
+    assert status == 422 and "force" in out["message"].lower(), out
+    assert upstream_ref(bare, "refs/heads/main") == second
+    # a commit the gate cannot see is never let through uninspected
+    status, _, out = call(
+        gate, "PATCH", "/repos/acme/app/git/refs/heads/main", {"sha": "ab" * 20, "force": True}
+    )
+    assert status == 422 and "push it with git" in out["message"]
+
+
+def test_blob_with_a_secret_is_refused_at_creation(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
+) -> None:
+    gate = api_gate(make_gate, api)
+    data, planted = secrets.python_source(["github_token"])
+    status, _, out = call(
+        gate, "POST", "/repos/acme/app/git/blobs", {"content": b64(data), "encoding": "base64"}
+    )
+    assert status == 409 and planted[0].type in out["message"]
+    assert not api.seen("POST", "/git/blobs")
+    status, _, out = call(gate, "POST", "/repos/acme/app/git/blobs", {"content": "hello\n"})
+    assert status == 201 and out["url"].startswith(gate.url)
+
+
+def test_pr_merge_into_main_is_held_and_text_is_scanned(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
+) -> None:
+    gate = api_gate(make_gate, api)
+    api.pulls[1] = {"base": "main", "head": "feature"}
+    status, _, out = call(gate, "PUT", "/repos/acme/app/pulls/1/merge", {})
+    assert status == 403 and "api.merge = queue" in out["message"]
+    assert not api.seen("PUT", "/pulls/1/merge")
+    data, _ = secrets.python_source(["aws_access_key_id"])
+    status, _, out = call(
+        gate, "POST", "/repos/acme/app/issues", {"title": "t", "body": data.decode()}
+    )
+    assert status == 422 and "holds a secret" in out["message"]
+    assert not api.seen("POST", "/issues")
+
+
+def test_graphql_is_parsed_and_classified(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
+) -> None:
+    gate = api_gate(make_gate, api)
+    status, _, out = call(gate, "POST", "/api/graphql", {"query": "query { viewer { login } }"})
+    assert status == 200 and out["data"]["viewer"]["login"] == "gate-bot"
+    q = "query($o:String!,$n:String!){ repository(owner:$o,name:$n){ id } }"
+    ok = {"query": q, "variables": {"o": "acme", "n": "app"}}
+    assert call(gate, "POST", "/api/graphql", ok)[0] == 200
+    mutation = (
+        'mutation { a: createCommitOnBranch(input: {branch: {repositoryNameWithOwner: "acme/app",'
+        ' branchName: "main"}, message: {headline: "m"}, expectedHeadOid: "00"})'
+        " { commit { oid } } }"
+    )
+    status, _, out = call(gate, "POST", "/api/graphql", {"query": mutation})
+    assert status == 403 and "createCommitOnBranch" in out["message"]
+    two_ops = "query A { viewer { login } } mutation B { frobnicate(x: 1) { y } }"
+    status, _, out = call(gate, "POST", "/api/graphql", {"query": two_ops, "operationName": "A"})
+    assert status == 403 and "frobnicate" in out["message"]
+    status, _, out = call(gate, "POST", "/api/graphql", {"query": '{ search(query: "x") { n } }'})
+    assert status == 403 and "fail closed" in out["message"]
+    assert sum(1 for m, p, _ in api.requests if p == "/graphql") == 2
