@@ -336,3 +336,50 @@ def test_graphql_is_parsed_and_classified(
     status, _, out = call(gate, "POST", "/api/graphql", {"query": '{ search(query: "x") { n } }'})
     assert status == 403 and "fail closed" in out["message"]
     assert sum(1 for m, p, _ in api.requests if p == "/graphql") == 2
+
+
+def git_data_flow(gate: GateServer, files: dict[str, str], force: bool = True) -> Answer:
+    """What the MCP server's push_files does: blobs, a tree on the tip, a commit, PATCH ref."""
+    _, _, ref = call(gate, "GET", "/repos/acme/app/git/refs/heads/main")
+    tip = ref["object"]["sha"]
+    _, _, tip_commit = call(gate, "GET", f"/repos/acme/app/git/commits/{tip}")
+    entries = []
+    for path, text in files.items():
+        status, _, blob = call(gate, "POST", "/repos/acme/app/git/blobs", {"content": text})
+        assert status == 201, blob
+        entries.append({"path": path, "mode": "100644", "type": "blob", "sha": blob["sha"]})
+    base_tree = tip_commit["tree"]["sha"]
+    status, _, tree = call(
+        gate, "POST", "/repos/acme/app/git/trees", {"base_tree": base_tree, "tree": entries}
+    )
+    assert status == 201, tree
+    status, _, new = call(
+        gate,
+        "POST",
+        "/repos/acme/app/git/commits",
+        {"message": "via the API", "tree": tree["sha"], "parents": [tip]},
+    )
+    assert status == 201, new
+    return call(
+        gate, "PATCH", "/repos/acme/app/git/refs/heads/main", {"sha": new["sha"], "force": force}
+    )
+
+
+def test_git_data_flow_lands_when_clean_and_is_refused_on_a_protected_path(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = api_gate(make_gate, api)
+    status, _, out = git_data_flow(gate, {"src/new.py": "n = 1\n", "docs/a.md": "# a\n"})
+    assert status == 200, out
+    tip = upstream_ref(bare, "refs/heads/main")
+    assert out["object"]["sha"] == tip
+    git("clone", "-q", gate.remote(repo), str(tmp_path / "w"))
+    assert (tmp_path / "w" / "src" / "new.py").read_text() == "n = 1\n"
+    # the same flow touching a protected path: refused at the ref update, nothing moves
+    status, _, out = git_data_flow(gate, {".github/workflows/ci.yml": "on: [push]\n"})
+    assert status == 422, out
+    assert ".github/workflows/ci.yml" in out["message"] and "rule default" in out["message"]
+    assert upstream_ref(bare, "refs/heads/main") == tip
+    patches = [p for m, p, _ in api.requests if m == "PATCH"]
+    assert len(patches) == 1  # only the clean flow's ref update reached upstream

@@ -34,17 +34,27 @@ def decode_content(value: Any, encoding: str = "base64") -> bytes:
         raise BadInput("`content` is not valid base64") from None
 
 
-def set_path(store: BaseObjectStore, tree_id: bytes | None, path: str, blob: bytes | None) -> bytes:
-    """The id of `tree_id` with `path` set to `blob` (None: removed); raises KeyError when a
-    removed path does not exist."""
+def set_path(
+    store: BaseObjectStore,
+    tree_id: bytes | None,
+    path: str,
+    blob: bytes | None,
+    mode: int | None = None,
+) -> bytes:
+    """The id of `tree_id` with `path` set to `blob` (None: removed), with `mode` (default:
+    the existing file's, else 100644); raises KeyError when a removed path does not exist."""
     parts = [p for p in path.split("/") if p]
     if not parts or any(p in (".", "..") for p in parts) or ".git" in parts:
         raise BadInput(f"invalid path {path!r}")
-    return _set(store, tree_id, [p.encode() for p in parts], blob)
+    return _set(store, tree_id, [p.encode() for p in parts], blob, mode)
 
 
 def _set(
-    store: BaseObjectStore, tree_id: bytes | None, parts: list[bytes], blob: bytes | None
+    store: BaseObjectStore,
+    tree_id: bytes | None,
+    parts: list[bytes],
+    blob: bytes | None,
+    mode: int | None = None,
 ) -> bytes:
     tree = Tree()
     if tree_id is not None:
@@ -60,13 +70,14 @@ def _set(
                 raise KeyError(name)
             del tree[name]
         else:
-            mode = existing[0] if existing and existing[0] != DIR_MODE else FILE_MODE
+            if mode is None:
+                mode = existing[0] if existing and existing[0] != DIR_MODE else FILE_MODE
             tree.add(name, mode, ObjectID(blob))
     else:
         sub = existing[1] if existing and existing[0] == DIR_MODE else None
         if existing and existing[0] != DIR_MODE and blob is not None:
             raise BadInput(f"{name.decode()} is a file, not a directory")
-        new_sub = _set(store, sub, parts[1:], blob)
+        new_sub = _set(store, sub, parts[1:], blob, mode)
         sub_tree = store[ObjectID(new_sub)]
         assert isinstance(sub_tree, Tree)
         if len(sub_tree) == 0:

@@ -49,6 +49,8 @@ def ref_write(
             raise _error(422, f"gitgate: {ref} already exists (Reference already exists)")
         if call.method != "POST" and old == ZERO:
             raise _error(422, f"gitgate: {ref} does not exist (Reference does not exist)")
+        if call.method != "DELETE":
+            w.recorded.copy_into(repo, q, sha.encode())
         w.decide_and_act(call, resp, path, body, q, Command(old, sha.encode(), ref.encode()))
 
 
@@ -86,7 +88,15 @@ def object_write(
                 "the object again. Nothing was written upstream.",
                 "reject",
             )
-    w.svc.relay(call, resp, path, body)
+    kind = path.rstrip("/").rsplit("/", 1)[1]
+
+    def record(status: int, answer: Any) -> None:
+        if status == 201 and not w.recorded.build(call.caller.repo, kind, data, answer):
+            call.fields["error"] = (
+                f"created {kind[:-1]} not recorded: the gate could not rebuild it"
+            )
+
+    w.svc.relay(call, resp, path, body, observe=record)
 
 
 def scan(w: Writes, texts: list[tuple[str, bytes]]) -> list[tuple[str, int, str, str]]:

@@ -223,9 +223,11 @@ class ApiService:
         path: str,
         body: bytes | None,
         decision: str = "allow",
+        observe: Any = None,
     ) -> None:
         """Send the call upstream as the agent made it (with the gate's credential) and
-        return upstream's answer, URLs rewritten to the gate."""
+        return upstream's answer, URLs rewritten to the gate. `observe(status, json)` sees a
+        JSON answer before it is rewritten."""
         req = call.req
         headers = {k: v for k in FORWARD_REQUEST if (v := req.get_header(k))}
         headers.pop("accept-encoding", None)
@@ -238,13 +240,18 @@ class ApiService:
             headers=headers,
             body=body or (b"" if req.method in ("POST", "PUT", "PATCH") else None),
         )
-        self.answer(call, resp, up, decision)
+        self.answer(call, resp, up, decision, observe)
 
     def rewriter(self, call: ApiCall) -> Rewriter:
         return Rewriter(self.up.base, call.req.forwarded_prefix + "/api/v3")
 
     def answer(
-        self, call: ApiCall, resp: falcon.Response, up: UpstreamResponse, decision: str
+        self,
+        call: ApiCall,
+        resp: falcon.Response,
+        up: UpstreamResponse,
+        decision: str,
+        observe: Any = None,
     ) -> None:
         rw = self.rewriter(call)
         resp.status = up.status
@@ -266,9 +273,13 @@ class ApiService:
             out = data
             if data.strip():
                 try:
-                    out = json.dumps(rw.body(json.loads(data))).encode()
+                    parsed = json.loads(data)
                 except ValueError:
-                    out = data
+                    parsed = None
+                if parsed is not None:
+                    if observe is not None:
+                        observe(up.status, parsed)
+                    out = json.dumps(rw.body(parsed)).encode()
             resp.data = out
             self.finish(call, len(out))
             return

@@ -44,6 +44,9 @@ class Writes:
     def __init__(self, service: ApiService) -> None:
         self.svc = service
         self.rt = service.rt
+        from gitgate.api.recorded import RecordedObjects
+
+        self.recorded = RecordedObjects(self.rt.config.data_path, self.rt.mirrors)
 
     def handle(self, call: ApiCall, resp: falcon.Response, path: str, body: bytes) -> None:
         try:
