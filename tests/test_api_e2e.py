@@ -329,7 +329,10 @@ def test_graphql_is_parsed_and_classified(
         " { commit { oid } } }"
     )
     status, _, out = call(gate, "POST", "/api/graphql", {"query": mutation})
-    assert status == 403 and "createCommitOnBranch" in out["message"]
+    assert status == 409 and "expectedHeadOid" in out["message"]  # aliased, still inspected
+    both = mutation.replace("mutation {", 'mutation { b: deleteRef(input: {refId: "x"}) { c }')
+    status, _, out = call(gate, "POST", "/api/graphql", {"query": both})
+    assert status == 403 and "deleteRef" in out["message"]
     two_ops = "query A { viewer { login } } mutation B { frobnicate(x: 1) { y } }"
     status, _, out = call(gate, "POST", "/api/graphql", {"query": two_ops, "operationName": "A"})
     assert status == 403 and "frobnicate" in out["message"]
@@ -383,3 +386,62 @@ def test_git_data_flow_lands_when_clean_and_is_refused_on_a_protected_path(
     assert upstream_ref(bare, "refs/heads/main") == tip
     patches = [p for m, p, _ in api.requests if m == "PATCH"]
     assert len(patches) == 1  # only the clean flow's ref update reached upstream
+
+
+COMMIT_ON_BRANCH = (
+    "mutation Commit($input: CreateCommitOnBranchInput!) {"
+    " createCommitOnBranch(input: $input) { commit { oid url } } }"
+)
+
+
+def commit_on_branch(gate: GateServer, bare: Path, files: dict[str, str]) -> Answer:
+    head = upstream_ref(bare, "refs/heads/main")
+    variables = {
+        "input": {
+            "branch": {"repositoryNameWithOwner": "acme/app", "branchName": "main"},
+            "expectedHeadOid": head,
+            "message": {"headline": "via graphql"},
+            "fileChanges": {
+                "additions": [{"path": p, "contents": b64(t)} for p, t in files.items()]
+            },
+        }
+    }
+    return call(gate, "POST", "/api/graphql", {"query": COMMIT_ON_BRANCH, "variables": variables})
+
+
+def test_graphql_commit_on_branch_queued_then_performed_on_approval(
+    make_gate: MakeGate,
+    api: FakeGitHubApi,
+    seeded: tuple[Path, str],
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bare, _ = seeded
+    rules = [
+        {
+            "name": "prod-review",
+            "protected_paths": ["deploy/**"],
+            "reviewers": ["maintainers"],
+            "actions": {"protected_paths": "queue"},
+        }
+    ]
+    gate = api_gate(make_gate, api, rules, db_url=db_url)
+    # clean: relayed, upstream makes the commit
+    status, _, out = commit_on_branch(gate, bare, {"src/g.py": "g = 1\n"})
+    assert status == 200, out
+    head = upstream_ref(bare, "refs/heads/main")
+    assert out["data"]["createCommitOnBranch"]["commit"]["oid"] == head
+    # a protected path: 202 queued, nothing upstream until a reviewer approves
+    status, _, out = commit_on_branch(gate, bare, {"deploy/prod.yaml": "replicas: 7\n"})
+    assert status == 202, out
+    assert "deploy/prod.yaml" in out["message"] and out["queue_id"] == 1
+    assert upstream_ref(bare, "refs/heads/main") == head
+    assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") == 0
+    assert "relayed" in capsys.readouterr().out
+    assert upstream_ref(bare, "refs/heads/main") == out["sha"]
+    shown = subprocess_show(bare, "main:deploy/prod.yaml")
+    assert shown == "replicas: 7\n"
+
+
+def subprocess_show(bare: Path, what: str) -> str:
+    return git("show", what, cwd=bare).stdout

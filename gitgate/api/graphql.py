@@ -3,9 +3,10 @@
 Queries pass when each top-level field is attributable: `repository(owner, name)` (variables
 resolved) needs read access to that repo; `viewer`, `rateLimit` and introspection need none.
 Anything else (`node`, `search`, `organization`...) could read any repo the gate's credential
-sees, so it is refused. Mutations are not yet inspected on this side: those that write content
-or refs are refused with a pointer to the REST calls the gate does inspect, all others as
-unclassified. Every operation in the document is checked, whichever `operationName` is asked.
+sees, so it is refused. `createCommitOnBranch` alone in its document is inspected like a push
+(gitgate.api.gql_commit); other mutations that write content or refs are refused with a
+pointer to the calls the gate does inspect, all others as unclassified. Every operation in
+the document is checked, whichever `operationName` is asked.
 """
 
 from __future__ import annotations
@@ -83,6 +84,17 @@ def _arg(field: FieldNode, name: str, variables: dict[str, Any]) -> Any:
     return None
 
 
+def _commit_mutation(doc: Any, frags: dict[str, FragmentDefinitionNode]) -> FieldNode | None:
+    """The createCommitOnBranch field when it is the document's only operation and field."""
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    if len(ops) != 1 or ops[0].operation.value != "mutation":
+        return None
+    fields = _fields(ops[0].selection_set, frags)
+    if len(fields) == 1 and fields[0].name.value == "createCommitOnBranch":
+        return fields[0]
+    return None
+
+
 def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
     if call.method != "POST":
         raise _err(405, "gitgate: GraphQL takes POST with a JSON body", "error")
@@ -100,6 +112,12 @@ def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
         ) from None
     frags = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
     repos: set[str] = set()
+    commit = _commit_mutation(doc, frags)
+    if commit is not None:
+        from gitgate.api.gql_commit import create_commit_on_branch
+
+        create_commit_on_branch(svc, call, resp, body, _arg(commit, "input", variables))
+        return
     for op in doc.definitions:
         if not isinstance(op, OperationDefinitionNode):
             continue
@@ -110,7 +128,8 @@ def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
                 raise _err(
                     403,
                     f"gitgate: the GraphQL mutation {name} writes repository content and this "
-                    "gate does not inspect it yet, so it is refused. Use git push, or the REST "
+                    "gate inspects only createCommitOnBranch, alone in its request; so it is "
+                    "refused. Send createCommitOnBranch on its own, use git push, or the REST "
                     "calls the gate inspects (PUT /repos/{o}/{r}/contents/{path}, git/refs).",
                 )
             if kind != "query":

@@ -106,22 +106,37 @@ def content_commit(
     message = data.get("message")
     if not isinstance(message, str) or not message:
         raise BadInput("`message` is required")
+    committer = person(data.get("committer"), fallback_person)
+    author = person(data.get("author"), committer)
+    return changes_commit(store, parent, [(path, blob_data)], message, author, committer)
+
+
+def changes_commit(
+    store: BaseObjectStore,
+    parent: bytes,
+    changes: list[tuple[str, bytes | None]],
+    message: str,
+    author: bytes,
+    committer: bytes,
+) -> bytes:
+    """One commit on `parent` writing (bytes) or deleting (None) each path in turn."""
     old = store[ObjectID(parent)]
     assert isinstance(old, Commit)
-    blob_id = None
-    if blob_data is not None:
-        blob = Blob.from_string(blob_data)
-        store.add_object(blob)
-        blob_id = blob.id
-    try:
-        tree = set_path(store, old.tree, path, blob_id)
-    except KeyError:
-        raise BadInput(f"{path} does not exist on that branch") from None
+    tree: bytes = old.tree
+    for path, data in changes:
+        blob_id = None
+        if data is not None:
+            blob = Blob.from_string(data)
+            store.add_object(blob)
+            blob_id = blob.id
+        try:
+            tree = set_path(store, tree, path, blob_id)
+        except KeyError:
+            raise BadInput(f"{path} does not exist on that branch") from None
     commit = Commit()
     commit.tree = ObjectID(tree)
     commit.parents = [ObjectID(parent)]
-    commit.committer = person(data.get("committer"), fallback_person)
-    commit.author = person(data.get("author"), commit.committer)
+    commit.committer, commit.author = committer, author
     commit.commit_time = commit.author_time = int(time.time())
     commit.commit_timezone = commit.author_timezone = 0
     commit.message = message.encode()

@@ -15,9 +15,10 @@ from typing import Any
 
 import falcon
 
+from gitgate import globs
 from gitgate.api.classify import Route, classify
 from gitgate.api.upstream import FORWARD_REQUEST, PASS_RESPONSE, ApiUpstream, Rewriter
-from gitgate.policy import repo_rule
+from gitgate.policy import groups_match, repo_rule
 from gitgate.receive import Caller
 from gitgate.routes import BadRepo, repo_name
 from gitgate.runtime import Runtime
@@ -128,16 +129,32 @@ class ApiService:
         return call.caller.repo
 
     def require(self, call: ApiCall, level: str) -> Any:
-        """The repo's rule for this identity, if it gives `level` (read or write) access."""
-        rule = repo_rule(self.rt.config.rule, call.caller.repo, call.caller.groups)
-        access = rule.access if rule else "none"
-        if access == "write" or (level == "read" and access == "read"):
+        """The rule that gives this identity `level` (read or write) access to the repo: for
+        write, the first rule matching repo and groups with write access (a later rule may
+        give write on some refs where the first gives read)."""
+        rules, repo, groups = self.rt.config.rule, call.caller.repo, call.caller.groups
+        rule = repo_rule(rules, repo, groups)
+        if level == "write":
+            writer = next(
+                (
+                    r
+                    for r in rules
+                    if r.access == "write"
+                    and globs.match_any(r.repos, repo)
+                    and groups_match(r, groups)
+                ),
+                None,
+            )
+            if writer is not None:
+                return writer
+        elif rule is not None and rule.access in ("read", "write"):
             return rule
+        access = rule.access if rule else "none"
         why = f"rule {rule.name!r} gives you {access} access" if rule else "no rule matches"
         raise ApiError(
             403,
-            f"gitgate: {call.caller.subject} may not {level} {call.caller.repo} through the "
-            f"API: {why} (deny by default). Ask the gitgate admin if you need it.",
+            f"gitgate: {call.caller.subject} may not {level} {repo} through the API: {why} "
+            "(deny by default). Ask the gitgate admin if you need it.",
         )
 
     # -- the REST dispatch ----------------------------------------------------------------
