@@ -173,7 +173,7 @@ class ApiActionsConfig:
     text: str = "allow"
     admin: str = "reject"
     publish: str = "queue"
-    merge: str = "queue"
+    merge: str = "allow"
 
 
 @dataclass

@@ -298,20 +298,95 @@ def test_blob_with_a_secret_is_refused_at_creation(
     assert status == 201 and out["url"].startswith(gate.url)
 
 
-def test_pr_merge_into_main_is_held_and_text_is_scanned(
+def test_issue_text_with_a_secret_is_refused(
     make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
 ) -> None:
     gate = api_gate(make_gate, api)
-    api.pulls[1] = {"base": "main", "head": "feature"}
-    status, _, out = call(gate, "PUT", "/repos/acme/app/pulls/1/merge", {})
-    assert status == 403 and "api.merge = queue" in out["message"]
-    assert not api.seen("PUT", "/pulls/1/merge")
     data, _ = secrets.python_source(["aws_access_key_id"])
     status, _, out = call(
         gate, "POST", "/repos/acme/app/issues", {"title": "t", "body": data.decode()}
     )
     assert status == 422 and "holds a secret" in out["message"]
+    assert secrets.AWS_ACCESS_KEY_ID not in json.dumps(out)
     assert not api.seen("POST", "/issues")
+
+
+def push_branch(gate: GateServer, repo: str, tmp_path: Path, branch: str, files: dict) -> str:
+    work = tmp_path / branch
+    git("clone", "-q", gate.remote(repo), str(work))
+    tip = commit(work, files, f"work on {branch}")
+    git("push", "-q", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
+    return tip
+
+
+def test_pr_merge_is_decided_on_its_net_change_and_queued_for_a_protected_path(
+    make_gate: MakeGate,
+    api: FakeGitHubApi,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bare, repo = seeded
+    rules = [
+        {
+            "name": "prod-review",
+            "protected_paths": ["deploy/**"],
+            "reviewers": ["maintainers"],
+            "refs": ["refs/heads/main"],
+            "actions": {"protected_paths": "queue"},
+        },
+        {"name": "branches", "refs": ["refs/heads/**"]},
+    ]
+    gate = api_gate(make_gate, api, rules)
+    # the head branch itself may hold the protected change (another rule governs it) ...
+    tip = push_branch(gate, repo, tmp_path, "scale", {"deploy/prod.yaml": "replicas: 4\n"})
+    push_branch(gate, repo, tmp_path, "docs", {"docs/x.md": "# x\n"})
+    api.pulls[1] = {"base": "main", "head": "scale"}
+    api.pulls[2] = {"base": "main", "head": "docs"}
+    before = upstream_ref(bare, "refs/heads/main")
+    # ... but merging it into main is the write that main's rule decides: queued
+    status, _, out = call(gate, "PUT", "/repos/acme/app/pulls/1/merge", {})
+    assert status == 202, out
+    assert "deploy/prod.yaml" in out["message"] and "prod-review" in out["message"]
+    assert not api.seen("PUT", "/pulls/1/merge")
+    assert upstream_ref(bare, "refs/heads/main") == before
+    # a clean merge is relayed: GitHub performs it
+    status, _, out = call(gate, "PUT", "/repos/acme/app/pulls/2/merge", {})
+    assert status == 200 and out["merged"] is True
+    assert api.seen("PUT", "/pulls/2/merge")
+    # approving #1 pushes the gate's merge commit (main's old id as compare-and-swap)
+    assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") == 0
+    assert "relayed" in capsys.readouterr().out
+    merged = upstream_ref(bare, "refs/heads/main")
+    parents = git("rev-list", "--parents", "-n", "1", "main", cwd=bare).stdout.split()
+    assert parents == [merged, before, tip]
+    assert git("show", "main:deploy/prod.yaml", cwd=bare).stdout == "replicas: 4\n"
+
+
+def test_merge_rules_can_hold_or_refuse_every_merge(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    _, repo = seeded
+    rules = [
+        {
+            "name": "main",
+            "refs": ["refs/heads/main"],
+            "reviewers": ["maintainers"],
+            "api": {"merge": "queue"},
+        },
+        {"name": "release", "refs": ["refs/heads/release"], "api": {"merge": "reject"}},
+        {"name": "branches", "refs": ["refs/heads/**"]},
+    ]
+    gate = api_gate(make_gate, api, rules)
+    push_branch(gate, repo, tmp_path, "docs", {"docs/x.md": "# x\n"})
+    push_branch(gate, repo, tmp_path, "release", {"CHANGES": "1.0\n"})
+    api.pulls[1] = {"base": "main", "head": "docs"}
+    api.pulls[2] = {"base": "release", "head": "docs"}
+    status, _, out = call(gate, "PUT", "/repos/acme/app/pulls/1/merge", {})
+    assert status == 202 and "api.merge = queue" in out["message"]
+    status, _, out = call(gate, "PUT", "/repos/acme/app/pulls/2/merge", {})
+    assert status == 403 and "api.merge = reject" in out["message"]
+    assert not api.seen("PUT", "/merge")
 
 
 def test_graphql_is_parsed_and_classified(

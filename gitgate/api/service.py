@@ -179,7 +179,7 @@ class ApiService:
             self.writes.handle(call, resp, path, body)
             return
         if route.kind == "merge":
-            self.writes.merge(call, resp, path, body)
+            self.writes.merge(call, resp, path, body)  # the base branch's rule decides
             return
         self.by_action(call, resp, path, body, rule, route.kind)
 

@@ -22,9 +22,9 @@ from gitgate.api.objects import BadInput, content_commit, decode_content, mirror
 from gitgate.checks.base import CheckContext
 from gitgate.inspect import run_checks
 from gitgate.mirror import Quarantine
-from gitgate.policy import RefDecision, decide, rule_for
+from gitgate.policy import SEVERITY, RefDecision, decide, rule_for
 from gitgate.protocol import Command, PushRequest, encode_request_head
-from gitgate.push import MissingObjects, Push, build_push
+from gitgate.push import FileChange, MissingObjects, Push, _convert, _diff, build_push
 from gitgate.relay import repack
 
 if TYPE_CHECKING:
@@ -32,6 +32,12 @@ if TYPE_CHECKING:
 
 ZERO = b"0" * 40
 CAPS = [b"report-status", b"side-band-64k"]
+
+
+def net_changes(store: Any, old: bytes, new: bytes) -> list[FileChange]:
+    """What moving a ref from `old` to `new` changes in its tree, attributed to `new`."""
+    old_c, new_c = store[old], store[new]
+    return [fc for c in _diff(store, old_c.tree, new_c.tree) if (fc := _convert(c, new))]
 
 
 def _error(status: int, message: str, decision: str = "error", **extra: Any) -> Exception:
@@ -112,8 +118,13 @@ class Writes:
         body: bytes,
         q: Quarantine,
         cmd: Command,
+        *,
+        net: bool = False,
+        floor: str = "allow",
     ) -> None:
-        """Inspect `cmd` over quarantine `q` like a push of it, then relay, refuse or queue."""
+        """Inspect `cmd` over quarantine `q` like a push of it, then relay, refuse or queue.
+        `net`: check the whole change to the ref (a merge), not each new commit's own;
+        `floor`: the least severe outcome the rule allows (its `api.merge` for merges)."""
         repo, caller = call.caller.repo, call.caller
         ref = cmd.ref.decode()
         push = Push(
@@ -134,6 +145,9 @@ class Writes:
                 "upstream, or built through this gate); push it with git instead",
                 "reject",
             ) from None
+        if net and not cmd.is_create and not cmd.is_delete:
+            update = push.updates[0]
+            update.changes = net_changes(q.store, cmd.old, cmd.new)
         rule = rule_for(self.rt.config.rule, repo, ref, caller.groups)
         rules = {ref: rule}
         writable = {ref: rule} if rule is not None and rule.access == "write" else {}
@@ -142,6 +156,9 @@ class Writes:
         )
         verdicts = run_checks(self.rt.receive.checks, push, writable, ctx) if writable else []
         (d,) = decide([cmd], rules, verdicts, groups=caller.groups, push_options=[], atomic=False)
+        if rule is not None and SEVERITY[floor] > SEVERITY[d.effective] and not rule.dry_run:
+            d.action = d.effective = floor
+            d.reasons.append(f"api.merge = queue: every merge into {ref} needs a reviewer")
         call.fields.update(
             ref_updates=[{"ref": ref, "old": cmd.old.decode(), "new": cmd.new.decode()}],
             verdicts=[
@@ -220,29 +237,8 @@ class Writes:
         self.svc.finish(call, len(data), status=202)
 
     def merge(self, call: ApiCall, resp: falcon.Response, path: str, body: bytes) -> None:
-        """A server-side merge writes its base branch: that branch's rule decides."""
-        repo = call.caller.repo
-        if call.route.template.endswith("/merges"):
-            try:
-                base = json.loads(body).get("base")
-            except (ValueError, AttributeError):
-                base = None
-        else:
-            status, pr = self.svc.up.json("GET", f"/repos/{repo}/pulls/{call.route.param('n')}")
-            if status != 200 or not isinstance(pr, dict):
-                raise _error(
-                    404 if status == 404 else 502, f"gitgate: no such pull request ({status})"
-                )
-            base = (pr.get("base") or {}).get("ref")
-        if not isinstance(base, str) or not base:
-            raise _error(422, "gitgate: the merge names no base branch")
-        ref = f"refs/heads/{base}"
-        rule = rule_for(self.rt.config.rule, repo, ref, call.caller.groups)
-        if rule is None or rule.access != "write":
-            raise _error(
-                403,
-                f"gitgate: {call.caller.subject} may not write {ref} of {repo} "
-                "(deny by default); ask the gitgate admin if you need it",
-                "forbidden",
-            )
-        self.svc.by_action(call, resp, path, body, rule, "merge")
+        """A server-side merge writes its base branch: decided on the net change it makes
+        there (base tree -> merged tree), with the base rule's `api.merge` as a floor."""
+        from gitgate.api.merges import merge
+
+        merge(self, call, resp, path, body)
