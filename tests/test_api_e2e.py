@@ -520,3 +520,16 @@ def test_graphql_commit_on_branch_queued_then_performed_on_approval(
 
 def subprocess_show(bare: Path, what: str) -> str:
     return git("show", what, cwd=bare).stdout
+
+
+def test_a_refused_gate_credential_is_the_gates_fault(
+    make_gate: MakeGate, upstream: UpstreamServer, seeded: tuple[Path, str]
+) -> None:
+    wrong = FakeGitHubApi(upstream.root, "not-the-gates-token").start()
+    try:
+        gate = api_gate(make_gate, wrong)
+        status, _, out = call(gate, "GET", "/repos/acme/app")
+        assert status == 502
+        assert "this is not your token" in out["message"] and "gitgate admin" in out["message"]
+    finally:
+        wrong.stop()
