@@ -533,3 +533,81 @@ def test_a_refused_gate_credential_is_the_gates_fault(
         assert "this is not your token" in out["message"] and "gitgate admin" in out["message"]
     finally:
         wrong.stop()
+
+
+CREATE_PR = (
+    "mutation($input: CreatePullRequestInput!) {"
+    " createPullRequest(input: $input) { pullRequest { number url } } }"
+)
+
+
+def test_graphql_pull_request_creation_is_tied_to_its_repo_and_scanned(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
+) -> None:
+    rules = [
+        {"name": "app", "repos": ["acme/app"]},
+        {"name": "other", "repos": ["acme/other"], "access": "read"},
+    ]
+    gate = api_gate(make_gate, api, rules)
+    pr = {"repositoryId": "R_acme/app", "baseRefName": "main", "headRefName": "f", "title": "t"}
+    status, _, out = call(
+        gate, "POST", "/api/graphql", {"query": CREATE_PR, "variables": {"input": pr}}
+    )
+    assert status == 200 and out["data"]["createPullRequest"]["pullRequest"]["number"] == 7
+    data, _ = secrets.python_source(["github_token"])
+    leaky = {**pr, "body": data.decode()}
+    status, _, out = call(
+        gate, "POST", "/api/graphql", {"query": CREATE_PR, "variables": {"input": leaky}}
+    )
+    assert status == 422 and "holds a secret" in out["message"]
+    readonly = {**pr, "repositoryId": "R_acme/other"}
+    status, _, out = call(
+        gate, "POST", "/api/graphql", {"query": CREATE_PR, "variables": {"input": readonly}}
+    )
+    assert status == 403 and "read access" in out["message"]
+    unknown = {**pr, "repositoryId": "MDEwOlJlcG9zaXRvcnkx"}
+    status, _, out = call(
+        gate, "POST", "/api/graphql", {"query": CREATE_PR, "variables": {"input": unknown}}
+    )
+    assert status == 403 and "fail closed" in out["message"]
+    creates = [1 for m, p, _ in api.requests if p == "/graphql"]
+    assert len(creates) == 5  # one creation relayed, four node look-ups by the gate
+
+
+MERGE_PR = (
+    "mutation($id: ID!) { mergePullRequest(input: {pullRequestId: $id, mergeMethod: MERGE})"
+    " { pullRequest { merged } } }"
+)
+
+
+def test_graphql_merge_pull_request_is_decided_like_the_rest_merge(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    rules = [
+        {
+            "name": "prod-review",
+            "protected_paths": ["deploy/**"],
+            "reviewers": ["maintainers"],
+            "refs": ["refs/heads/main"],
+            "actions": {"protected_paths": "queue"},
+        },
+        {"name": "branches", "refs": ["refs/heads/**"]},
+    ]
+    gate = api_gate(make_gate, api, rules)
+    push_branch(gate, repo, tmp_path, "scale", {"deploy/prod.yaml": "replicas: 4\n"})
+    push_branch(gate, repo, tmp_path, "docs", {"docs/x.md": "# x\n"})
+    api.pulls[1] = {"base": "main", "head": "scale"}
+    api.pulls[2] = {"base": "main", "head": "docs"}
+    before = upstream_ref(bare, "refs/heads/main")
+    status, _, out = call(
+        gate, "POST", "/api/graphql", {"query": MERGE_PR, "variables": {"id": "PR_1"}}
+    )
+    assert status == 202 and "deploy/prod.yaml" in out["message"], out
+    status, _, out = call(
+        gate, "POST", "/api/graphql", {"query": MERGE_PR, "variables": {"id": "PR_2"}}
+    )
+    assert status == 200 and out["data"]["mergePullRequest"]["pullRequest"]["merged"] is True
+    merges = [1 for m, p, _ in api.requests if p == "/graphql"]
+    assert len(merges) == 3  # two node look-ups by the gate, one merge relayed
+    assert upstream_ref(bare, "refs/heads/main") == before

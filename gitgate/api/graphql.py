@@ -3,10 +3,12 @@
 Queries pass when each top-level field is attributable: `repository(owner, name)` (variables
 resolved) needs read access to that repo; `viewer`, `rateLimit` and introspection need none.
 Anything else (`node`, `search`, `organization`...) could read any repo the gate's credential
-sees, so it is refused. `createCommitOnBranch` alone in its document is inspected like a push
-(gitgate.api.gql_commit); other mutations that write content or refs are refused with a
-pointer to the calls the gate does inspect, all others as unclassified. Every operation in
-the document is checked, whichever `operationName` is asked.
+sees, so it is refused. Alone in its document, `createCommitOnBranch` (gitgate.api.gql_commit)
+and `mergePullRequest` (gitgate.api.merges) are inspected like pushes; PR and issue text
+mutations are tied to their repo and scanned (gitgate.api.gql_text); other mutations that
+write content or refs are refused with a pointer to the calls the gate does inspect, all
+others as unclassified. Every operation in the document is checked, whichever
+`operationName` is asked.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from graphql.language import (
 from graphql.utilities import value_from_ast_untyped
 
 from gitgate.api.classify import Route
+from gitgate.api.gql_text import TEXT_MUTATIONS, check_text_mutation
 
 if TYPE_CHECKING:
     from gitgate.api.service import ApiCall, ApiService
@@ -84,15 +87,35 @@ def _arg(field: FieldNode, name: str, variables: dict[str, Any]) -> Any:
     return None
 
 
-def _commit_mutation(doc: Any, frags: dict[str, FragmentDefinitionNode]) -> FieldNode | None:
-    """The createCommitOnBranch field when it is the document's only operation and field."""
+def _commit_mutation(
+    doc: Any, frags: dict[str, FragmentDefinitionNode], names: tuple[str, ...]
+) -> FieldNode | None:
+    """The field when it is the document's only operation and field, and one of `names`."""
     ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
     if len(ops) != 1 or ops[0].operation.value != "mutation":
         return None
     fields = _fields(ops[0].selection_set, frags)
-    if len(fields) == 1 and fields[0].name.value == "createCommitOnBranch":
+    if len(fields) == 1 and fields[0].name.value in names:
         return fields[0]
     return None
+
+
+def merge_pull_request(
+    svc: ApiService, call: ApiCall, resp: falcon.Response, body: bytes, data: Any
+) -> None:
+    """mergePullRequest: the same decision as `PUT pulls/{n}/merge` (net change to the base)."""
+    from gitgate.api.gql_text import resolve
+    from gitgate.api.merges import merge_into
+
+    node = resolve(svc, data.get("pullRequestId") if isinstance(data, dict) else None)
+    base, head = node.get("baseRefName"), node.get("headRefOid")
+    if node.get("__typename") != "PullRequest" or not isinstance(base, str) or not head:
+        raise _err(422, "gitgate: pullRequestId does not name a pull request", "error")
+    owner, _, name = str(node["repo"]).partition("/")
+    svc.repo(call, owner, name)
+    svc.require(call, "write")
+    title = f"Merge pull request #{node.get('number')}"
+    merge_into(svc.writes, call, resp, "/graphql", body, base, str(head), title)
 
 
 def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
@@ -112,18 +135,25 @@ def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
         ) from None
     frags = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
     repos: set[str] = set()
-    commit = _commit_mutation(doc, frags)
-    if commit is not None:
+    single = _commit_mutation(doc, frags, ("createCommitOnBranch", "mergePullRequest"))
+    if single is not None and single.name.value == "createCommitOnBranch":
         from gitgate.api.gql_commit import create_commit_on_branch
 
-        create_commit_on_branch(svc, call, resp, body, _arg(commit, "input", variables))
+        create_commit_on_branch(svc, call, resp, body, _arg(single, "input", variables))
         return
+    if single is not None:
+        merge_pull_request(svc, call, resp, body, _arg(single, "input", variables))
+        return
+    texts: list[tuple[str, Any]] = []
     for op in doc.definitions:
         if not isinstance(op, OperationDefinitionNode):
             continue
         kind = op.operation.value
         for field in _fields(op.selection_set, frags):
             name = field.name.value
+            if kind == "mutation" and name in TEXT_MUTATIONS:
+                texts.append((name, _arg(field, "input", variables)))
+                continue
             if kind == "mutation" and name in CONTENT_MUTATIONS:
                 raise _err(
                     403,
@@ -152,5 +182,7 @@ def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
     for repo in sorted(repos):
         call.caller.repo = repo
         svc.require(call, "read")
+    for name, data in texts:
+        repos.add(check_text_mutation(svc, call, name, data))
     call.caller.repo = ",".join(sorted(repos))
     svc.relay(call, resp, "/graphql", body)

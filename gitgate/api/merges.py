@@ -58,8 +58,23 @@ def _target(w: Writes, call: ApiCall, body: bytes) -> tuple[str, str, str]:
 
 
 def merge(w: Writes, call: ApiCall, resp: falcon.Response, path: str, body: bytes) -> None:
-    repo, caller = call.caller.repo, call.caller
     base, head, title = _target(w, call, body)
+    merge_into(w, call, resp, path, body, base, head, title)
+
+
+def merge_into(
+    w: Writes,
+    call: ApiCall,
+    resp: falcon.Response,
+    path: str,
+    body: bytes,
+    base: str,
+    head: str,
+    title: str,
+) -> None:
+    """Decide merging `head` (branch or sha) into branch `base` of the call's repo; relay the
+    call (`path`, `body`) when allowed."""
+    repo, caller = call.caller.repo, call.caller
     ref = f"refs/heads/{base}"
     rule = rule_for(w.rt.config.rule, repo, ref, caller.groups)
     if rule is None or rule.access != "write":
