@@ -611,3 +611,20 @@ def test_graphql_merge_pull_request_is_decided_like_the_rest_merge(
     merges = [1 for m, p, _ in api.requests if p == "/graphql"]
     assert len(merges) == 3  # two node look-ups by the gate, one merge relayed
     assert upstream_ref(bare, "refs/heads/main") == before
+
+
+def test_dot_segments_never_reach_upstream(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
+) -> None:
+    gate = api_gate(make_gate, api, [{"name": "app", "repos": ["acme/app"], "access": "read"}])
+    conn = http.client.HTTPConnection("127.0.0.1", gate.server.server_port, timeout=30)
+    for target in (
+        "/api/v3/repos/acme/app/../../repos/acme/other/contents/x",
+        "/api/v3/repos/acme/app/%2e%2e/%2e%2e/repos/acme/other",
+        "/api/v3/repos/acme/app//contents",
+    ):
+        conn.request("GET", target)
+        resp = conn.getresponse()
+        body = json.loads(resp.read())
+        assert resp.status == 403 and "fail closed" in body["message"], target
+    assert not any("other" in p or "//" in p for _, p, _ in api.requests)

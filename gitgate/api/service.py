@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import urllib.parse
 from typing import Any
 
 import falcon
@@ -73,7 +74,12 @@ class ApiService:
     # -- entry points -------------------------------------------------------------------
     def rest(self, req: falcon.Request, resp: falcon.Response, **_kw: Any) -> None:
         path = req.path[len("/api/v3") :] or "/"
-        call = ApiCall(req, req.method, classify(req.method, path))
+        segments = path.split("/")[1:]
+        # APPSEC: `..` or `.` would let a path classified for one repo reach another once
+        # upstream normalises it; an empty segment has no meaning in GitHub's routes.
+        unsafe = path != "/" and any(s in ("", ".", "..") for s in segments)
+        route = Route("unknown", "") if unsafe else classify(req.method, path)
+        call = ApiCall(req, req.method, route)
         self._run(call, resp, lambda: self._rest(call, resp, path))
 
     def graphql(self, req: falcon.Request, resp: falcon.Response, **_kw: Any) -> None:
@@ -252,7 +258,7 @@ class ApiService:
             body = self.read_body(call)
         up = self.up.api(
             req.method,
-            "/graphql" if path == "/graphql" else path,
+            "/graphql" if path == "/graphql" else urllib.parse.quote(path, safe="/@:+,=!$&'()*;~"),
             query=req.query_string,
             headers=headers,
             body=body or (b"" if req.method in ("POST", "PUT", "PATCH") else None),
