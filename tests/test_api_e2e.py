@@ -628,3 +628,43 @@ def test_dot_segments_never_reach_upstream(
         body = json.loads(resp.read())
         assert resp.status == 403 and "fail closed" in body["message"], target
     assert not any("other" in p or "//" in p for _, p, _ in api.requests)
+
+
+APP = '{ repository(owner:"acme",name:"app") '
+
+
+@pytest.mark.parametrize(
+    ("query", "allowed"),
+    [
+        (
+            '{ repository(owner:"acme",name:"app") { pullRequest(number:1) {'
+            " headRepository { name owner { login } } } } }",
+            True,
+        ),
+        ("{ viewer { login name } }", True),
+        ("{ viewer { repositories(first: 100) { nodes { name } } } }", False),
+        (
+            APP + "{ owner { repositories(first:5) { nodes { name } } } } }",
+            False,
+        ),
+        (
+            APP + '{ parent { object(expression:"HEAD:x") { id } } } }',
+            False,
+        ),
+        (
+            'query { ...F } fragment F on Query { repository(owner:"acme",name:"other") { id } }',
+            False,
+        ),
+        (
+            APP + "{ issue(number:1) { repository { nameWithOwner } } } }",
+            True,
+        ),
+    ],
+)
+def test_graphql_reads_stay_within_the_named_repository(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], query: str, allowed: bool
+) -> None:
+    gate = api_gate(make_gate, api, [{"name": "app", "repos": ["acme/app"], "access": "read"}])
+    status, _, out = call(gate, "POST", "/api/graphql", {"query": query})
+    assert (status == 200) is allowed, out
+    assert len([p for _, p, _ in api.requests if p == "/graphql"]) == int(allowed)

@@ -38,6 +38,43 @@ if TYPE_CHECKING:
 
 GRAPHQL_ROUTE = Route("graphql", "/graphql")
 FREE_FIELDS = {"viewer", "rateLimit", "__typename", "__type", "__schema"}
+# Below the top level: fields that lead to other repositories (or anything by id) are refused;
+# fields naming one related repository (a PR's head, a fork's parent) may only select these.
+CROSS_REPO = {
+    "repositories",
+    "repositoryOwner",
+    "organization",
+    "user",
+    "search",
+    "node",
+    "forks",
+    "starredRepositories",
+    "watching",
+    "topRepositories",
+    "repositoriesContributedTo",
+    "pinnedItems",
+    "pinnableItems",
+    "itemShowcase",
+    "sponsoring",
+    "sponsors",
+}
+RELATED_REPO = {"repository", "headRepository", "baseRepository", "parent", "templateRepository"}
+SAFE_REPO_FIELDS = {
+    "__typename",
+    "id",
+    "name",
+    "nameWithOwner",
+    "url",
+    "isFork",
+    "isPrivate",
+    "visibility",
+    "isArchived",
+    "viewerPermission",
+    "owner",
+    "login",
+    "defaultBranchRef",
+}
+VIEWER_FIELDS = {"__typename", "login", "name", "id", "databaseId", "email", "url", "avatarUrl"}
 CONTENT_MUTATIONS = {
     "createCommitOnBranch",
     "createRef",
@@ -75,6 +112,31 @@ def _fields(
                 raise _err(422, f"gitgate: unknown fragment {s.name.value}", "error")
             out.extend(_fields(frag.selection_set, frags, depth + 1))
     return out
+
+
+def _nested(field: FieldNode, frags: dict[str, FragmentDefinitionNode]) -> None:
+    """Refuse nested selections that reach beyond the repository the query names.
+
+    APPSEC: without GitHub's schema this is a list of the fields that lead elsewhere; `viewer`
+    (the gate's credential!) may only select its own scalars.
+    """
+    top = field.name.value
+    todo: list[tuple[FieldNode, int, bool]] = [
+        (f, 1, top == "viewer") for f in _fields(field.selection_set, frags)
+    ]
+    while todo:
+        f, depth, safe_only = todo.pop()
+        name = f.name.value
+        allowed = VIEWER_FIELDS if top == "viewer" and depth == 1 else SAFE_REPO_FIELDS
+        if depth > 25 or name in CROSS_REPO or (safe_only and name not in allowed):
+            raise _err(
+                403,
+                f"gitgate: the GraphQL field {name} under {top} can read beyond the repository "
+                "the query names, so it is refused (fail closed); query each repository with "
+                "repository(owner:, name:).",
+            )
+        related = safe_only or name in RELATED_REPO
+        todo.extend((c, depth + 1, related) for c in _fields(f.selection_set, frags))
 
 
 def _arg(field: FieldNode, name: str, variables: dict[str, Any]) -> Any:
@@ -169,6 +231,7 @@ def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
                     "so it is refused (fail closed); use the REST API for it, or ask the gitgate "
                     "admin.",
                 )
+            _nested(field, frags)
             if name in FREE_FIELDS:
                 continue
             owner, repo = _arg(field, "owner", variables), _arg(field, "name", variables)
