@@ -668,3 +668,29 @@ def test_graphql_reads_stay_within_the_named_repository(
     status, _, out = call(gate, "POST", "/api/graphql", {"query": query})
     assert (status == 200) is allowed, out
     assert len([p for _, p, _ in api.requests if p == "/graphql"]) == int(allowed)
+
+
+def test_a_database_fault_while_queueing_is_a_503(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], db_url: str
+) -> None:
+    bare, _ = seeded
+    rules = [
+        {
+            "name": "prod-review",
+            "protected_paths": ["deploy/**"],
+            "reviewers": ["maintainers"],
+            "actions": {"protected_paths": "queue"},
+        }
+    ]
+    gate = api_gate(make_gate, api, rules, db_url=db_url)
+    before = upstream_ref(bare, "refs/heads/main")
+    gate.runtime.database.execute_sql("ALTER TABLE queued_push RENAME TO queued_push_gone")
+    status, _, out = call(
+        gate,
+        "PUT",
+        "/repos/acme/app/contents/deploy/prod.yaml",
+        {"message": "scale", "content": b64("replicas: 9\n")},
+    )
+    assert status == 503 and "gate's fault" in out["message"], out
+    assert upstream_ref(bare, "refs/heads/main") == before
+    assert not api.seen("PUT", "/contents/")

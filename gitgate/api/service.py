@@ -15,6 +15,7 @@ import urllib.parse
 from typing import Any
 
 import falcon
+import peewee
 
 from gitgate import globs
 from gitgate.api.classify import Route, classify
@@ -99,6 +100,20 @@ class ApiService:
                 call,
                 resp,
                 ApiError(502, f"gitgate: {ex}", "error", error=str(ex)),
+            )
+        except peewee.PeeweeException as ex:
+            log.error(
+                "API request %s: database error %s", call.caller.request_id, type(ex).__name__
+            )
+            self.refuse(
+                call,
+                resp,
+                ApiError(
+                    503,
+                    "gitgate: the gate's database is unavailable; this is the gate's fault, not "
+                    f"your request's: try again later (request {call.caller.request_id})",
+                    "error",
+                ),
             )
         except Exception:
             log.exception("API request %s failed inside the gate", call.caller.request_id)
