@@ -8,61 +8,29 @@ bodies, no tokens). Errors of the gate itself (upstream unreachable, credential 
 
 from __future__ import annotations
 
-import json
 import logging
-import time
-import urllib.parse
 from typing import Any
 
 import falcon
 import peewee
 
 from gitgate import globs
+from gitgate.api.call import ApiCall, ApiError, bearer
 from gitgate.api.classify import Route, classify
-from gitgate.api.upstream import FORWARD_REQUEST, PASS_RESPONSE, ApiUpstream, Rewriter
+from gitgate.api.exchange import Exchange
+from gitgate.api.upstream import ApiUpstream
 from gitgate.policy import groups_match, repo_rule
-from gitgate.receive import Caller
 from gitgate.routes import BadRepo, repo_name
 from gitgate.runtime import Runtime
-from gitgate.upstream import UpstreamError, UpstreamResponse
+from gitgate.upstream import UpstreamError
 
 log = logging.getLogger("gitgate.api")
-CHUNK = 64 * 1024
-DOCS = "https://github.com/gitgate/gitgate#the-github-api-through-the-gate"
+__all__ = ["ApiCall", "ApiError", "ApiService", "bearer"]
 
 
-class ApiError(Exception):
-    """A refusal in the API's own language: status and a JSON `message`."""
+class ApiService(Exchange):
+    """Entry points, identity and access, and the dispatch by route class."""
 
-    def __init__(self, status: int, message: str, decision: str = "forbidden", **extra: Any):
-        super().__init__(message)
-        self.status, self.message, self.decision, self.extra = status, message, decision, extra
-
-
-def bearer(authorization: str | None) -> str | None:
-    """gh and PyGithub send `token <T>`; the authenticator knows Bearer and Basic."""
-    if authorization and authorization[:6].lower() == "token ":
-        return "Bearer " + authorization[6:].strip()
-    return authorization
-
-
-class ApiCall:
-    """One request's state: who, what, and what to write in its session record."""
-
-    def __init__(self, req: falcon.Request, method: str, route: Route) -> None:
-        self.req, self.method, self.route = req, method, route
-        self.started = time.monotonic()
-        self.caller = Caller(
-            repo="", source_addr=req.remote_addr or "", request_id=req.context.request_id
-        )
-        self.fields: dict[str, Any] = {}
-
-    @property
-    def label(self) -> str:
-        return f"{self.method} {self.route.template or '(unclassified)'}"
-
-
-class ApiService:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         cfg = runtime.config.upstream
@@ -234,136 +202,3 @@ class ApiService:
 
             scan_text(self, call, rule, body)
         self.relay(call, resp, path, body)
-
-    # -- bodies and relaying -----------------------------------------------------------
-    def read_body(self, call: ApiCall) -> bytes:
-        req = call.req
-        chunked = "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
-        if req.content_length is None and not chunked:
-            return b""  # no body (reading to EOF would wait for the client to hang up)
-        # gunicorn de-chunks and leaves no length: read the raw stream to EOF (PROTOCOL.md)
-        stream = req.bounded_stream if req.content_length is not None else req.stream
-        data = stream.read(self.max_json + 1)
-        if len(data) > self.max_json:
-            raise ApiError(
-                413,
-                f"gitgate: request body over {self.max_json} bytes (upstream.api_max_json_bytes);"
-                " push large content with git instead",
-                "error",
-            )
-        call.fields["bytes_in"] = len(data)
-        return bytes(data)
-
-    def relay(
-        self,
-        call: ApiCall,
-        resp: falcon.Response,
-        path: str,
-        body: bytes | None,
-        decision: str = "allow",
-        observe: Any = None,
-    ) -> None:
-        """Send the call upstream as the agent made it (with the gate's credential) and
-        return upstream's answer, URLs rewritten to the gate. `observe(status, json)` sees a
-        JSON answer before it is rewritten."""
-        req = call.req
-        headers = {k: v for k in FORWARD_REQUEST if (v := req.get_header(k))}
-        headers.pop("accept-encoding", None)
-        if body is None and req.method in ("POST", "PUT", "PATCH", "DELETE"):
-            body = self.read_body(call)
-        up = self.up.api(
-            req.method,
-            "/graphql" if path == "/graphql" else urllib.parse.quote(path, safe="/@:+,=!$&'()*;~"),
-            query=req.query_string,
-            headers=headers,
-            body=body or (b"" if req.method in ("POST", "PUT", "PATCH") else None),
-        )
-        self.answer(call, resp, up, decision, observe)
-
-    def rewriter(self, call: ApiCall) -> Rewriter:
-        return Rewriter(self.up.base, call.req.forwarded_prefix + "/api/v3")
-
-    def answer(
-        self,
-        call: ApiCall,
-        resp: falcon.Response,
-        up: UpstreamResponse,
-        decision: str,
-        observe: Any = None,
-    ) -> None:
-        rw = self.rewriter(call)
-        resp.status = up.status
-        for key, value in up.headers.items():
-            if key in PASS_RESPONSE or key.startswith("x-ratelimit-"):
-                resp.set_header(key, rw.header(value) if key in ("link", "location") else value)
-        ctype = up.headers.get("content-type", "")
-        call.fields.update(decision=decision, upstream_status=up.status)
-        if "json" in ctype and "content-encoding" not in up.headers:
-            data = up._resp.read(self.max_json + 1)
-            up.close()
-            if len(data) > self.max_json:
-                raise ApiError(
-                    502,
-                    f"gitgate: upstream's answer is over {self.max_json} bytes, too large to "
-                    "rewrite (upstream.api_max_json_bytes); ask for smaller pages (per_page)",
-                    "error",
-                )
-            out = data
-            if data.strip():
-                try:
-                    parsed = json.loads(data)
-                except ValueError:
-                    parsed = None
-                if parsed is not None:
-                    if observe is not None:
-                        observe(up.status, parsed)
-                    out = json.dumps(rw.body(parsed)).encode()
-            resp.data = out
-            self.finish(call, len(out))
-            return
-        resp.stream = self._streamed(call, up)
-
-    def _streamed(self, call: ApiCall, up: UpstreamResponse) -> Any:
-        sent = 0
-        try:
-            for chunk in up.iter_body():
-                sent += len(chunk)
-                yield chunk
-        finally:
-            self.finish(call, sent)
-
-    # -- outcomes ---------------------------------------------------------------------------
-    def refuse(self, call: ApiCall, resp: falcon.Response, ex: ApiError) -> None:
-        extra = dict(ex.extra)
-        if "statuses" in extra:
-            call.fields["statuses"] = extra.pop("statuses")
-        call.fields["error"] = extra.pop("error", None) or ex.message[:500]
-        payload = {"message": ex.message, "documentation_url": DOCS, **extra}
-        data = json.dumps(payload).encode()
-        resp.status = ex.status
-        resp.content_type = falcon.MEDIA_JSON
-        resp.data = data
-        call.fields["decision"] = ex.decision
-        self.finish(call, len(data), status=ex.status)
-
-    def finish(self, call: ApiCall, sent: int, status: int | None = None) -> None:
-        c = call.caller
-        event = {
-            "subject": c.subject,
-            "groups": list(c.groups),
-            "issuer": c.issuer,
-            "source_addr": c.source_addr,
-            "repo": c.repo or None,
-            "service": "rest",
-            "request_id": c.request_id,
-            "method": call.method,
-            "route": call.route.template,
-            "bytes_out": sent,
-            "duration_ms": int((time.monotonic() - call.started) * 1000),
-            **call.fields,
-        }
-        event["statuses"] = [
-            {"route": call.label, "status": str(status or call.fields.get("upstream_status"))},
-            *event.get("statuses", []),
-        ]
-        self.rt.record(event)
