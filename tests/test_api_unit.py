@@ -85,3 +85,15 @@ def test_token_scheme_is_accepted_as_bearer() -> None:
     assert bearer("Token abc") == "Bearer abc"
     assert bearer("Bearer abc") == "Bearer abc"
     assert bearer(None) is None
+
+
+def test_tls_served_by_the_gate_is_not_reported_as_tls_off() -> None:
+    from gitgate import config as config_mod
+    from gitgate.onboard.advice import advice
+
+    plain = config_mod.load(overrides={"server": {"bind": "0.0.0.0:8418"}})
+    assert any("TLS is off" in line for line in advice(plain))
+    tls = config_mod.load(
+        overrides={"server": {"bind": "0.0.0.0:8418", "tls_cert": "/c.pem", "tls_key": "/k.pem"}}
+    )
+    assert not any("TLS is off" in line for line in advice(tls))
