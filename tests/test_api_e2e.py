@@ -273,7 +273,7 @@ def test_ref_patch_with_force_flag_is_decided_by_ancestry(
     assert upstream_ref(bare, "refs/heads/feature") == second
     # rewinding main to a non-descendant is a force push, whatever the flag says
     status, _, out = call(
-        gate, "PATCH", "/repos/acme/app/git/refs/heads/main", {"sha": first, "force": False}
+        gate, "PATCH", "/repos/acme/app/git/refs/heads/main", {"sha": first, "force": True}
     )
     assert status == 422 and "force" in out["message"].lower(), out
     assert upstream_ref(bare, "refs/heads/main") == second
@@ -282,6 +282,7 @@ def test_ref_patch_with_force_flag_is_decided_by_ancestry(
         gate, "PATCH", "/repos/acme/app/git/refs/heads/main", {"sha": "ab" * 20, "force": True}
     )
     assert status == 422 and "push it with git" in out["message"]
+    assert not api.seen("PATCH", "/git/refs/heads/main")
 
 
 def test_blob_with_a_secret_is_refused_at_creation(
