@@ -695,3 +695,32 @@ def test_a_database_fault_while_queueing_is_a_503(
     assert status == 503 and "gate's fault" in out["message"], out
     assert upstream_ref(bare, "refs/heads/main") == before
     assert not api.seen("PUT", "/contents/")
+
+
+def test_site_hooks_see_an_api_write_like_a_push(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, _ = seeded
+    hooks = tmp_path / "pre-receive.d"
+    hooks.mkdir()
+    script = hooks / "10-no-vendor"
+    script.write_text(
+        "#!/bin/sh\nread old new ref\n"
+        'if git diff-tree -r --name-only "$old" "$new" | grep -q "^vendor/"; then\n'
+        '  echo "error: $ref: vendor/ is managed by the platform team"; exit 1\nfi\n'
+    )
+    script.chmod(0o755)
+    gate = api_gate(make_gate, api, sections={"hooks": {"dir": str(hooks)}})
+    before = upstream_ref(bare, "refs/heads/main")
+    status, _, out = call(
+        gate,
+        "PUT",
+        "/repos/acme/app/contents/vendor/lib.py",
+        {"message": "vendor", "content": b64("x = 1\n")},
+    )
+    assert status == 422 and "vendor/ is managed by the platform team" in out["message"], out
+    assert upstream_ref(bare, "refs/heads/main") == before
+    status, _, _ = call(
+        gate, "PUT", "/repos/acme/app/contents/src/ok.py", {"message": "ok", "content": b64("y\n")}
+    )
+    assert status == 201

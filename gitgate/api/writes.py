@@ -176,15 +176,14 @@ class Writes:
         self.refuse(call, d)
 
     def lines(self, d: RefDecision, queue_id: int | None = None) -> str:
-        hint = self.rt.receive.review_hint.format(id=queue_id or "")
-        return "\n".join(
-            messages.decision_lines(
-                d,
-                max_findings=self.rt.config.scan.max_findings_shown,
-                queue_id=queue_id,
-                review_hint=hint,
-            )
+        """The lines a push shows (hooks' own output first), without the push's header."""
+        out = messages.summary_lines(
+            [d],
+            max_findings=self.rt.config.scan.max_findings_shown,
+            queue_ids={d.ref: queue_id} if queue_id is not None else {},
+            review_hint=self.rt.receive.review_hint,
         )
+        return "\n".join(out[1:])
 
     def refuse(self, call: ApiCall, d: RefDecision) -> None:
         status = 409 if any(v.check == "secrets" for v in d.failed) else 422
