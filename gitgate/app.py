@@ -95,6 +95,7 @@ def create_app(config: Config, *, runtime: Runtime | None = None, **collaborator
     api = ApiService(runtime)  # GitHub's REST and GraphQL API, GHES-style (gitgate.api)
     app.add_sink(api.rest, r"/api/v3(?=/|$)")
     app.add_sink(api.graphql, r"/api/graphql$")
+    app.add_sink(api.uploads, r"/api/uploads(?=/|$)")
     app.runtime = runtime
     return app
 

@@ -51,6 +51,19 @@ class ApiService(Exchange):
         call = ApiCall(req, req.method, route)
         self._run(call, resp, lambda: self._rest(call, resp, path))
 
+    def uploads(self, req: falcon.Request, resp: falcon.Response, **_kw: Any) -> None:
+        """`/api/uploads/...` (release assets): not relayed by this gate, refused in JSON."""
+        call = ApiCall(req, req.method, Route("publish", "/api/uploads/{path+}"))
+
+        def refuse() -> None:
+            raise ApiError(
+                403,
+                "gitgate: release asset uploads are publishing, which this gate does not relay; "
+                "ask a maintainer to upload the asset on GitHub.",
+            )
+
+        self._run(call, resp, refuse)
+
     def graphql(self, req: falcon.Request, resp: falcon.Response, **_kw: Any) -> None:
         from gitgate.api.graphql import GRAPHQL_ROUTE, handle
 
