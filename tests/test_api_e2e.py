@@ -726,3 +726,32 @@ def test_site_hooks_see_an_api_write_like_a_push(
         gate, "PUT", "/repos/acme/app/contents/src/ok.py", {"message": "ok", "content": b64("y\n")}
     )
     assert status == 201
+
+
+def test_graphql_ref_mutations_are_decided_like_pushes(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = api_gate(make_gate, api)
+    first = upstream_ref(bare, "refs/heads/main")
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    commit(work, {"src/b.py": "b = 1\n"}, "second")
+    git("push", "-q", "origin", "HEAD:main", cwd=work)
+    create = "mutation($i: CreateRefInput!) { createRef(input: $i) { ref { name } } }"
+    new_ref = {"repositoryId": "R_acme/app", "name": "refs/heads/topic", "oid": first}
+    status, _, out = call(
+        gate, "POST", "/api/graphql", {"query": create, "variables": {"i": new_ref}}
+    )
+    assert status == 200 and upstream_ref(bare, "refs/heads/topic") == first, out
+    update = "mutation($i: UpdateRefInput!) { updateRef(input: $i) { ref { name } } }"
+    rewind = {"refId": "REF_refs/heads/main", "oid": first, "force": True}
+    status, _, out = call(
+        gate, "POST", "/api/graphql", {"query": update, "variables": {"i": rewind}}
+    )
+    assert status == 422 and "force" in out["message"].lower(), out
+    delete = 'mutation { deleteRef(input: {refId: "REF_refs/heads/topic"}) { clientMutationId } }'
+    status, _, out = call(gate, "POST", "/api/graphql", {"query": delete})
+    assert status == 422 and "delet" in out["message"].lower(), out
+    assert upstream_ref(bare, "refs/heads/topic") == first
+    assert upstream_ref(bare, "refs/heads/main") != first

@@ -31,7 +31,8 @@ RESOLVE = (
     "query($id: ID!) { node(id: $id) { __typename"
     " ... on Repository { nameWithOwner }"
     " ... on Issue { repository { nameWithOwner } }"
-    " ... on PullRequest { number baseRefName headRefOid repository { nameWithOwner } } } }"
+    " ... on PullRequest { number baseRefName headRefOid repository { nameWithOwner } }"
+    " ... on Ref { name prefix repository { nameWithOwner } } } }"
 )
 
 

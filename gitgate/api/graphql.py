@@ -3,12 +3,12 @@
 Queries pass when each top-level field is attributable: `repository(owner, name)` (variables
 resolved) needs read access to that repo; `viewer`, `rateLimit` and introspection need none.
 Anything else (`node`, `search`, `organization`...) could read any repo the gate's credential
-sees, so it is refused. Alone in its document, `createCommitOnBranch` (gitgate.api.gql_commit)
-and `mergePullRequest` (gitgate.api.merges) are inspected like pushes; PR and issue text
-mutations are tied to their repo and scanned (gitgate.api.gql_text); other mutations that
-write content or refs are refused with a pointer to the calls the gate does inspect, all
-others as unclassified. Every operation in the document is checked, whichever
-`operationName` is asked.
+sees, so it is refused. Alone in its document, `createCommitOnBranch` (gitgate.api.gql_commit),
+`mergePullRequest` (gitgate.api.merges) and `createRef`/`updateRef`/`deleteRef`
+(gitgate.api.gql_refs) are inspected like pushes; PR and issue text mutations are tied to
+their repo and scanned (gitgate.api.gql_text); other mutations that write content or refs are
+refused with a pointer to the calls the gate does inspect, all others as unclassified. Every
+operation in the document is checked, whichever `operationName` is asked.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from graphql.language import (
 from graphql.utilities import value_from_ast_untyped
 
 from gitgate.api.classify import Route
+from gitgate.api.gql_refs import REF_MUTATIONS, ref_mutation
 from gitgate.api.gql_text import TEXT_MUTATIONS, check_text_mutation
 
 if TYPE_CHECKING:
@@ -197,11 +198,16 @@ def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
         ) from None
     frags = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
     repos: set[str] = set()
-    single = _commit_mutation(doc, frags, ("createCommitOnBranch", "mergePullRequest"))
+    single = _commit_mutation(
+        doc, frags, ("createCommitOnBranch", "mergePullRequest", *REF_MUTATIONS)
+    )
     if single is not None and single.name.value == "createCommitOnBranch":
         from gitgate.api.gql_commit import create_commit_on_branch
 
         create_commit_on_branch(svc, call, resp, body, _arg(single, "input", variables))
+        return
+    if single is not None and single.name.value in REF_MUTATIONS:
+        ref_mutation(svc, call, resp, body, single.name.value, _arg(single, "input", variables))
         return
     if single is not None:
         merge_pull_request(svc, call, resp, body, _arg(single, "input", variables))
@@ -220,9 +226,9 @@ def handle(svc: ApiService, call: ApiCall, resp: falcon.Response) -> None:
                 raise _err(
                     403,
                     f"gitgate: the GraphQL mutation {name} writes repository content and this "
-                    "gate inspects only createCommitOnBranch, alone in its request; so it is "
-                    "refused. Send createCommitOnBranch on its own, use git push, or the REST "
-                    "calls the gate inspects (PUT /repos/{o}/{r}/contents/{path}, git/refs).",
+                    "gate inspects it only alone in its request (createCommitOnBranch, "
+                    "mergePullRequest, createRef, updateRef, deleteRef), so it is refused. Send "
+                    "it on its own, use git push, or the REST calls the gate inspects.",
                 )
             if kind != "query":
                 raise _err(

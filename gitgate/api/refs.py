@@ -30,7 +30,6 @@ def ref_write(
 ) -> None:
     from gitgate.api.writes import _error
 
-    repo = call.caller.repo
     if call.method == "POST":
         ref = data.get("ref")
         if not isinstance(ref, str) or not ref.startswith("refs/") or ref.count("/") < 2:
@@ -38,6 +37,25 @@ def ref_write(
     else:
         ref = "refs/" + call.route.param("ref")
     sha = data.get("sha") if call.method != "DELETE" else ZERO.decode()
+    mode = {"POST": "create", "DELETE": "delete"}.get(call.method, "update")
+    update_ref(w, call, resp, path, body, ref, sha, mode)
+
+
+def update_ref(
+    w: Writes,
+    call: ApiCall,
+    resp: falcon.Response,
+    path: str,
+    body: bytes,
+    ref: str,
+    sha: Any,
+    mode: str,
+) -> None:
+    """Decide moving `ref` of the call's repo to `sha` (mode create, update or delete) as a
+    push of it, against the ref's value upstream; relay the call (`path`, `body`) if allowed."""
+    from gitgate.api.writes import _error
+
+    repo = call.caller.repo
     if not isinstance(sha, str) or len(sha) != 40 or any(c not in "0123456789abcdef" for c in sha):
         raise _error(422, "gitgate: `sha` must be a full 40-hex commit id")
     mirrors = w.rt.mirrors
@@ -45,11 +63,11 @@ def ref_write(
     with mirrors.in_use(repo), Quarantine(mirrors, repo) as q:
         with Repo(str(mirrors.path(repo))) as mirror:
             old = mirror_ref(mirror, ref) or ZERO
-        if call.method == "POST" and old != ZERO:
+        if mode == "create" and old != ZERO:
             raise _error(422, f"gitgate: {ref} already exists (Reference already exists)")
-        if call.method != "POST" and old == ZERO:
+        if mode != "create" and old == ZERO:
             raise _error(422, f"gitgate: {ref} does not exist (Reference does not exist)")
-        if call.method != "DELETE":
+        if mode != "delete":
             w.recorded.copy_into(repo, q, sha.encode())
         w.decide_and_act(call, resp, path, body, q, Command(old, sha.encode(), ref.encode()))
 
