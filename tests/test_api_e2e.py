@@ -755,3 +755,30 @@ def test_graphql_ref_mutations_are_decided_like_pushes(
     assert status == 422 and "delet" in out["message"].lower(), out
     assert upstream_ref(bare, "refs/heads/topic") == first
     assert upstream_ref(bare, "refs/heads/main") != first
+
+
+def test_a_release_is_held_then_made_by_the_gate_on_approval(
+    make_gate: MakeGate,
+    api: FakeGitHubApi,
+    seeded: tuple[Path, str],
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rules = [{"name": "app", "reviewers": ["maintainers"]}]  # api.publish = queue by default
+    gate = api_gate(make_gate, api, rules, db_url=db_url)
+    release = {"tag_name": "v1.0", "name": "One", "body": "first release"}
+    status, _, out = call(gate, "POST", "/repos/acme/app/releases", release)
+    assert status == 202 and out["queue_id"] == 1, out
+    assert "held for human approval as #1" in out["message"]
+    assert not api.seen("POST", "/releases")
+    assert gate.cli("review", "show", "1") == 0
+    shown = capsys.readouterr().out
+    assert "POST /repos/acme/app/releases" in shown and '"tag_name": "v1.0"' in shown
+    assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") == 0
+    assert "relayed" in capsys.readouterr().out
+    posts = [a for m, p, a in api.requests if m == "POST" and p.endswith("/releases")]
+    assert posts == [f"token {api.token}"]  # made once, with the gate's credential
+    # a rule that queues but names no reviewers cannot hold anything: refused
+    bare_gate = api_gate(make_gate, api)
+    status, _, out = call(bare_gate, "POST", "/repos/acme/app/releases", release)
+    assert status == 403 and "names no reviewers" in out["message"]

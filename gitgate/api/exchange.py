@@ -126,6 +126,21 @@ class Exchange:
             self.finish(call, sent)
 
     # -- outcomes ---------------------------------------------------------------------------
+    def held(self, call: ApiCall, resp: falcon.Response, queue_id: int, why: str) -> None:
+        """202 Accepted: queued as #id; the gate makes the call when a reviewer approves."""
+        hint = self.rt.receive.review_hint.format(id=queue_id)
+        payload = {
+            "message": f"gitgate: held for human approval as #{queue_id}: {why}. No need to send "
+            f"it again: the gate makes the call when a reviewer approves it ({hint}).",
+            "queue_id": queue_id,
+        }
+        data = json.dumps(payload).encode()
+        resp.status = 202
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = data
+        call.fields.update(decision="queue", queue_ids={"api": queue_id})
+        self.finish(call, len(data), status=202)
+
     def refuse(self, call: ApiCall, resp: falcon.Response, ex: ApiError) -> None:
         extra = dict(ex.extra)
         if "statuses" in extra:

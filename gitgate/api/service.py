@@ -204,12 +204,23 @@ class ApiService(Exchange):
                 "gitgate admin to change the rule.",
             )
         if action == "queue":
-            raise ApiError(
-                403,
-                f"gitgate: {call.label} is {what}; rule {rule.name!r} holds it for a human "
-                f"(api.{kind} = queue), and this gate queues only content writes: ask a "
-                f"reviewer ({', '.join(rule.reviewers) or 'see the rule'}) to do it on GitHub.",
+            from gitgate.api.queued import enqueue_call
+
+            if not rule.reviewers:
+                raise ApiError(
+                    403,
+                    f"gitgate: rule {rule.name!r} queues {what} but names no "
+                    "reviewers; ask the gitgate admin",
+                )
+            queue_id = enqueue_call(self, call, rule, kind, path, body)
+            self.held(
+                call,
+                resp,
+                queue_id,
+                f"{call.label} is {what}; rule {rule.name!r} "
+                f"holds it for a human (api.{kind} = queue)",
             )
+            return
         if kind == "text":
             from gitgate.api.text import scan_text
 
