@@ -110,6 +110,10 @@ def test_unclassified_and_admin_calls_never_reach_upstream(
     assert not api.seen("PUT", "/protection") and not api.seen("POST", "frobnicate")
     status, _, body = call(gate, "GET", "/search/code?q=secret")
     assert status == 403 and "fail closed" in body["message"]
+    status, _, body = call(gate, "POST", "/user/repos", {"name": "x"})
+    assert status == 403 and "names no repository" in body["message"]
+    status, _, body = call(gate, "POST", "/orgs/acme/repos", {"name": "new"})
+    assert status == 403 and "names no reviewers" in body["message"]  # publish = queue
     status, _, body = call(gate, "POST", "/api/uploads/repos/acme/app/releases/1/assets", {})
     assert status == 403 and "release asset uploads" in body["message"]
 

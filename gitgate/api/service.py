@@ -175,8 +175,10 @@ class ApiService(Exchange):
                 self.require(call, "read")
             self.relay(call, resp, path, None)
             return
-        rule = self.require(call, "write")
         body = self.read_body(call)
+        if not route.owner:
+            self._new_repo(call, body)  # POST /orgs/{org}/repos names the repo in its body
+        rule = self.require(call, "write")
         if route.kind in ("content", "ref", "object"):
             self.writes.handle(call, resp, path, body)
             return
@@ -184,6 +186,24 @@ class ApiService(Exchange):
             self.writes.merge(call, resp, path, body)  # the base branch's rule decides
             return
         self.by_action(call, resp, path, body, rule, route.kind)
+
+    def _new_repo(self, call: ApiCall, body: bytes) -> None:
+        """The repo a creation names, so that its rule decides; refused when there is none."""
+        import json
+
+        org = call.route.param("org")
+        try:
+            name = json.loads(body).get("name") if body else None
+        except (ValueError, AttributeError):
+            name = None
+        if not org or not isinstance(name, str):
+            raise ApiError(
+                403,
+                f"gitgate: {call.label} names no repository the gate can apply rules to, so it "
+                "is refused (fail closed); create repositories under an organisation "
+                "(POST /orgs/{org}/repos with a `name`), or ask the gitgate admin.",
+            )
+        self.repo(call, org, name)
 
     def by_action(
         self, call: ApiCall, resp: falcon.Response, path: str, body: bytes, rule: Any, kind: str
