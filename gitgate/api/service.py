@@ -8,6 +8,7 @@ bodies, no tokens). Errors of the gate itself (upstream unreachable, credential 
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -189,8 +190,6 @@ class ApiService(Exchange):
 
     def _new_repo(self, call: ApiCall, body: bytes) -> None:
         """The repo a creation names, so that its rule decides; refused when there is none."""
-        import json
-
         org = call.route.param("org")
         try:
             name = json.loads(body).get("name") if body else None
