@@ -786,3 +786,22 @@ def test_a_release_is_held_then_made_by_the_gate_on_approval(
     bare_gate = api_gate(make_gate, api)
     status, _, out = call(bare_gate, "POST", "/repos/acme/app/releases", release)
     assert status == 403 and "names no reviewers" in out["message"]
+
+
+def test_update_branch_writes_the_pr_head_under_its_rule(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    _, repo = seeded
+    rules = [
+        {"name": "heads", "refs": ["refs/heads/topic-*"], "api": {"merge": "reject"}},
+        {"name": "branches", "refs": ["refs/heads/**"]},
+    ]
+    gate = api_gate(make_gate, api, rules)
+    push_branch(gate, repo, tmp_path, "topic-a", {"docs/a.md": "# a\n"})
+    push_branch(gate, repo, tmp_path, "docs", {"docs/x.md": "# x\n"})
+    api.pulls[1] = {"base": "main", "head": "topic-a"}
+    api.pulls[2] = {"base": "main", "head": "docs"}
+    status, _, out = call(gate, "PUT", "/repos/acme/app/pulls/1/update-branch", {})
+    assert status == 403 and "refs/heads/topic-a" in out["message"], out  # head's rule
+    status, _, out = call(gate, "PUT", "/repos/acme/app/pulls/2/update-branch", {})
+    assert status == 202 and api.seen("PUT", "/pulls/2/update-branch"), out

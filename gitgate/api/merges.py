@@ -39,7 +39,7 @@ def _err(status: int, message: str, decision: str = "error") -> Exception:
 
 
 def _target(w: Writes, call: ApiCall, body: bytes) -> tuple[str, str, str]:
-    """(base branch, head branch or sha, commit title) of the merge call."""
+    """(branch written, branch or sha merged into it, commit title) of the merge call."""
     repo = call.caller.repo
     if call.route.template.endswith("/merges"):
         try:
@@ -52,8 +52,16 @@ def _target(w: Writes, call: ApiCall, body: bytes) -> tuple[str, str, str]:
     if status != 200 or not isinstance(pr, dict):
         raise _err(404 if status == 404 else 502, f"gitgate: pull request #{n}: upstream {status}")
     try:
+        if call.route.template.endswith("/update-branch"):
+            # the other way round: the base is merged into the PR's head branch, which must
+            # be a branch of this repository for its rule to decide
+            head_repo = (pr["head"].get("repo") or {}).get("full_name", repo)
+            if str(head_repo).lower() != repo.lower():
+                raise _err(422, "gitgate: the head branch is in a fork; update it there", "reject")
+            base, head = str(pr["base"]["ref"]), str(pr["head"]["ref"])
+            return head, base, f"Merge branch '{base}' into {head}"
         return str(pr["base"]["ref"]), str(pr["head"]["sha"]), f"Merge pull request #{n}"
-    except (KeyError, TypeError):
+    except (KeyError, TypeError, AttributeError):
         raise _err(502, "gitgate: upstream's pull request has no base or head") from None
 
 
