@@ -289,6 +289,10 @@ def test_ref_patch_with_force_flag_is_decided_by_ancestry(
     )
     assert status == 422 and "push it with git" in out["message"]
     assert not api.seen("PATCH", "/git/refs/heads/main")
+    # deleting a branch is refused by deny.delete_ref, as for `git push --delete`
+    status, _, out = call(gate, "DELETE", "/repos/acme/app/git/refs/heads/feature")
+    assert status == 422 and "delet" in out["message"].lower(), out
+    assert upstream_ref(bare, "refs/heads/feature") == second
 
 
 def test_blob_with_a_secret_is_refused_at_creation(
