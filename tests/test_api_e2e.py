@@ -809,3 +809,26 @@ def test_update_branch_writes_the_pr_head_under_its_rule(
     assert status == 403 and "refs/heads/topic-a" in out["message"], out  # head's rule
     status, _, out = call(gate, "PUT", "/repos/acme/app/pulls/2/update-branch", {})
     assert status == 202 and api.seen("PUT", "/pulls/2/update-branch"), out
+
+
+def test_annotated_tag_made_through_the_api_is_inspected_and_lands(
+    make_gate: MakeGate, api: FakeGitHubApi, seeded: tuple[Path, str]
+) -> None:
+    bare, _ = seeded
+    gate = api_gate(make_gate, api)
+    tip = upstream_ref(bare, "refs/heads/main")
+    tagger = {"name": "Release Bot", "email": "bot@example.com"}
+    body = {"tag": "v1.0", "message": "one\n", "object": tip, "type": "commit", "tagger": tagger}
+    status, _, tag = call(gate, "POST", "/repos/acme/app/git/tags", body)
+    assert status == 201, tag
+    status, _, out = call(
+        gate, "POST", "/repos/acme/app/git/refs", {"ref": "refs/tags/v1.0", "sha": tag["sha"]}
+    )
+    assert status == 201, out
+    assert upstream_ref(bare, "refs/tags/v1.0") == tag["sha"]
+    # overwriting that tag is refused (deny.tag_overwrite), as for git push --force
+    status, _, out = call(
+        gate, "PATCH", "/repos/acme/app/git/refs/tags/v1.0", {"sha": tip, "force": True}
+    )
+    assert status == 422, out
+    assert upstream_ref(bare, "refs/tags/v1.0") == tag["sha"]

@@ -100,6 +100,8 @@ def _rebuild(
         return _tree(store, req)
     if kind == "commits":
         return _commit(ans)
+    if kind == "tags":
+        return _tag(ans)
     return None
 
 
@@ -128,6 +130,18 @@ def _tree(store: DiskObjectStore, req: dict[str, Any]) -> Tree:
 
 def _when(value: str) -> int:
     return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+
+
+def _tag(ans: dict[str, Any]) -> Tag:
+    t = Tag()
+    kinds = {"commit": Commit, "tree": Tree, "blob": Blob, "tag": Tag}
+    t.object = (kinds[ans["object"]["type"]], ObjectID(ans["object"]["sha"].encode()))
+    t.name = str(ans["tag"]).encode()
+    who = ans["tagger"]
+    t.tagger = f"{who['name']} <{who['email']}>".encode()
+    t.tag_time, t.tag_timezone = _when(who["date"]), 0
+    t.message = str(ans["message"]).encode()
+    return t
 
 
 def _commit(ans: dict[str, Any]) -> Commit:
