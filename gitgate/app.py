@@ -112,6 +112,12 @@ def create_app(config: Config, *, runtime: Runtime | None = None, **collaborator
     app.add_route("/{owner}/{name}/info/lfs", lfs)
     app.add_route("/{owner}/{name}/info/lfs/{rest:path}", lfs)
     app.add_sink(_not_found, "/")
+    from gitgate.api.service import ApiService
+
+    api = ApiService(runtime)  # GitHub's REST and GraphQL API, GHES-style (gitgate.api)
+    app.add_sink(api.rest, r"/api/v3(?=/|$)")
+    app.add_sink(api.graphql, r"/api/graphql$")
+    app.add_sink(api.uploads, r"/api/uploads(?=/|$)")
     app.runtime = runtime
     return app
 

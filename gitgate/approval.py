@@ -124,7 +124,12 @@ def relay_stored(push_id: int, upstream: Upstream) -> RelayOutcome:
     info = queue.get(push_id)
     if info is None:
         raise LookupError(f"no queued push #{push_id}")
-    outcome = _relay(info.repo, push_id, upstream)
+    if (info.summary or {}).get("kind") == "api":  # a held API call (gitgate.api.queued)
+        from gitgate.api.queued import perform
+
+        outcome = perform(push_id, upstream)
+    else:
+        outcome = _relay(info.repo, push_id, upstream)
     from gitgate.metrics import RELAYS
 
     RELAYS.labels("queued", "ok" if outcome.state == "relayed" else outcome.state).inc()

@@ -56,6 +56,8 @@ class ServerConfig:
     public_url: str = ""
     log_format: str = "text"
     log_level: str = "info"
+    tls_cert: str = ""
+    tls_key: str = ""
 
 
 @dataclass
@@ -87,6 +89,7 @@ class UpstreamConfig:
     token: str = ""
     timeout: int = 300
     app: GitHubAppConfig | None = None
+    api_max_json_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass
@@ -206,6 +209,16 @@ class ActionsConfig:
 
 
 @dataclass
+class ApiActionsConfig:
+    """What a rule does with GitHub API calls that write no repository content (gitgate.api)."""
+
+    text: str = "allow"
+    admin: str = "reject"
+    publish: str = "queue"
+    merge: str = "allow"
+
+
+@dataclass
 class Rule:
     name: str = ""
     repos: list[str] = field(default_factory=lambda: ["**"])
@@ -219,6 +232,7 @@ class Rule:
     deny: DenyConfig = field(default_factory=DenyConfig)
     commits: CommitsConfig = field(default_factory=CommitsConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
+    api: ApiActionsConfig = field(default_factory=ApiActionsConfig)
     reviewers: list[str] = field(default_factory=list)
     approvals: int = 1
     queue_expiry: int = 7 * 86400
@@ -279,6 +293,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "ServerConfig.log_level": ("debug", "info", "warning", "error"),
     "AuthConfig.gate_algorithm": ("EdDSA", "ES256"),
     **{f"ActionsConfig.{name}": ACTIONS for name in CHECK_NAMES},
+    **{f"ApiActionsConfig.{name}": ACTIONS for name in ("text", "admin", "publish", "merge")},
 }
 
 
@@ -364,6 +379,10 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         or re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(/|$)", hook_url)
     ):
         problems.append("notify.webhook_url: use https:// (plain http only to loopback)")
+    if bool(cfg.server.tls_cert) != bool(cfg.server.tls_key):
+        problems.append("server.tls_cert: give both tls_cert and tls_key (or neither)")
+    if not re.match(r"^https?://[^/\s]+", cfg.upstream.api_url):
+        problems.append("upstream.api_url: must be an http(s) URL like https://api.github.com")
     if cfg.upstream.app and cfg.upstream.token:
         problems.append("upstream.app: give either upstream.token or upstream.app, not both")
     if cfg.upstream.app and not (cfg.upstream.app.app_id and cfg.upstream.app.installation_id):

@@ -174,7 +174,28 @@ class Upstream:
         A 401/403 with a replayable body (bytes or none) is retried once after the credential is
         invalidated: GitHub App installation tokens expire and a cached one may be stale.
         """
-        path = f"{self.prefix}/{repo}.git/{suffix}"
+        return self.send(
+            method,
+            f"{self.prefix}/{repo}.git/{suffix}",
+            headers=headers,
+            body=body,
+            content_length=content_length,
+            retry_on_401=retry_on_401,
+        )
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | Iterable[bytes] | None = None,
+        content_length: int | None = None,
+        retry_on_401: bool = True,
+        credential_statuses: tuple[int, ...] = (401, 403),
+    ) -> UpstreamResponse:
+        """Send one request to `path` on upstream's host (see `request`); a status in
+        `credential_statuses` means upstream refused the gate's credential."""
         hdrs = {"User-Agent": USER_AGENT, **(headers or {})}
         auth = self.auth_header()
         if auth:
@@ -204,12 +225,17 @@ class Upstream:
                     raise self._unreachable(ex2) from None
             else:
                 raise self._unreachable(ex) from None
-        if resp.status in (401, 403) and auth and self.credential:
+        if resp.status in credential_statuses and auth and self.credential:
             conn.close()
             self.credential.invalidate()
             if retry_on_401 and (body is None or isinstance(body, bytes)):
-                return self.request(
-                    method, repo, suffix, headers=headers, body=body, retry_on_401=False
+                return self.send(
+                    method,
+                    path,
+                    headers=headers,
+                    body=body,
+                    retry_on_401=False,
+                    credential_statuses=credential_statuses,
                 )
             raise credential_failure(resp.status, self.credential.describe())
         if resp.status == 401 and not auth:

@@ -136,7 +136,8 @@ def test_agent_setup_lines_clone_and_push_with_no_token_on_disk(
     assert token.count(".") == 2 and oct(token_file.stat().st_mode & 0o777) == "0o600"
     assert token not in lines and "revoke with: gitgate token revoke" in err
     assert f"git clone {gate.url}/{repo}.git" in lines
-    assert "API side" in lines  # gh/MCP lines are promised, not invented
+    host = gate.url.split("//")[1]
+    assert f"export GH_HOST={host}" in lines and f"base_url='{gate.url}/api/v3'" in lines
 
     # run the printed lines exactly, in a sandbox of their own
     sandbox = tmp_path / "sandbox"

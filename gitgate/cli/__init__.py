@@ -109,6 +109,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ]
     if not os.environ.get("LISTEN_FDS"):  # systemd socket activation: gunicorn uses the fds
         argv[3:3] = ["--bind", bind]
+    if cfg.server.tls_cert:  # HTTPS served by gunicorn itself (gh speaks only HTTPS to a gate)
+        argv[3:3] = ["--certfile", cfg.server.tls_cert, "--keyfile", cfg.server.tls_key]
     env = dict(os.environ)
     if args.config:
         env["GITGATE_CONFIG"] = os.path.abspath(args.config)

@@ -68,6 +68,8 @@ def _transport(cfg: Config) -> list[str]:
     """Plain HTTP beyond loopback carries agents' tokens in clear (the API side hooks in here)."""
     host = cfg.server.bind.rpartition(":")[0]
     public_plain = cfg.server.public_url.startswith("http://")
+    if cfg.server.tls_cert:  # gunicorn serves HTTPS itself (server.tls_cert / tls_key)
+        return []
     if not public_plain or _LOOPBACK.match(host) or host.startswith("unix:"):
         return []
     return [

@@ -4,13 +4,15 @@ An agent's tooling needs three things: where the gate is, the agent's token, and
 The token goes to git through the credential helper (`git-credential-gitgate`), never into a
 remote URL. The helper is configured for the gate's URL only, after an empty `helper =` that
 clears helpers configured earlier (a `store` or keychain helper would otherwise be asked to
-save the token). The API side (gh, the GitHub MCP server, PyGithub/Octokit) does not exist in
-this version, so no lines are printed for it: they would name endpoints that do not answer.
+save the token). The API side (gh, the GitHub MCP server, PyGithub/Octokit) gets the gate's
+host and the same token through the variables those tools read; gh speaks only HTTPS, which
+the lines say when the gate's URL is plain HTTP.
 """
 
 from __future__ import annotations
 
 import shlex
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,8 +56,17 @@ class SandboxLines:
             "# a plain remote: no token in .git/config or .gitmodules",
             f"git clone {shlex.quote(remote)}",
             f"#   or, in an existing clone: git remote set-url origin {shlex.quote(remote)}",
-            "# gh (GH_HOST, GH_ENTERPRISE_TOKEN), the GitHub MCP server (GITHUB_HOST) and",
-            "# PyGithub/Octokit base URLs: these come with the gate's API side (not in this",
-            "# version); until then those tools cannot go through the gate.",
         ]
+        source = '"$(cat "$GITGATE_TOKEN_FILE")"' if self.token_file else '"$GITGATE_TOKEN"'
+        lines += [
+            "# the GitHub API through the gate: gh, the GitHub MCP server, PyGithub, Octokit",
+            f"export GH_HOST={shlex.quote(urllib.parse.urlsplit(url).netloc)}",
+            f"export GH_ENTERPRISE_TOKEN={source}",
+            f"export GITHUB_HOST={shlex.quote(url)}",
+            'export GITHUB_PERSONAL_ACCESS_TOKEN="$GH_ENTERPRISE_TOKEN"',
+            f"#   PyGithub: Github(base_url='{url}/api/v3', auth=Auth.Token(token))",
+            f"#   Octokit: new Octokit({{ baseUrl: '{url}/api/v3', auth: token }})",
+        ]
+        if url.startswith("http://"):
+            lines.append("#   gh speaks only HTTPS: it needs the gate behind TLS (server.tls_cert)")
         return "\n".join(lines) + "\n"

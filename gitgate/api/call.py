@@ -1,0 +1,42 @@
+"""One API call's state and the refusal it may end in (shared by every gitgate.api module)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import falcon
+
+from gitgate.api.classify import Route
+from gitgate.receive import Caller
+
+
+class ApiError(Exception):
+    """A refusal in the API's own language: status and a JSON `message`."""
+
+    def __init__(self, status: int, message: str, decision: str = "forbidden", **extra: Any):
+        super().__init__(message)
+        self.status, self.message, self.decision, self.extra = status, message, decision, extra
+
+
+def bearer(authorization: str | None) -> str | None:
+    """gh and PyGithub send `token <T>`; the authenticator knows Bearer and Basic."""
+    if authorization and authorization[:6].lower() == "token ":
+        return "Bearer " + authorization[6:].strip()
+    return authorization
+
+
+class ApiCall:
+    """One request's state: who, what, and what to write in its session record."""
+
+    def __init__(self, req: falcon.Request, method: str, route: Route) -> None:
+        self.req, self.method, self.route = req, method, route
+        self.started = time.monotonic()
+        self.caller = Caller(
+            repo="", source_addr=req.remote_addr or "", request_id=req.context.request_id
+        )
+        self.fields: dict[str, Any] = {}
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.route.template or '(unclassified)'}"
