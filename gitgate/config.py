@@ -164,6 +164,16 @@ class ActionsConfig:
 
 
 @dataclass
+class SecretActionsConfig:
+    """Per-confidence actions for secret findings; "" means `actions.secrets`, so a config
+    without this table keeps its meaning (every secret gets `actions.secrets`)."""
+
+    high: str = ""
+    medium: str = ""
+    low: str = ""
+
+
+@dataclass
 class Rule:
     name: str = ""
     repos: list[str] = field(default_factory=lambda: ["**"])
@@ -177,6 +187,7 @@ class Rule:
     deny: DenyConfig = field(default_factory=DenyConfig)
     commits: CommitsConfig = field(default_factory=CommitsConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
+    secret_actions: SecretActionsConfig = field(default_factory=SecretActionsConfig)
     reviewers: list[str] = field(default_factory=list)
     approvals: int = 1
     queue_expiry: int = 7 * 86400
@@ -213,6 +224,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "ServerConfig.log_level": ("debug", "info", "warning", "error"),
     "AuthConfig.gate_algorithm": ("EdDSA", "ES256"),
     **{f"ActionsConfig.{name}": ACTIONS for name in CHECK_NAMES},
+    **{f"SecretActionsConfig.{level}": ("", *ACTIONS) for level in ("high", "medium", "low")},
 }
 
 

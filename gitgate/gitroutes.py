@@ -19,6 +19,8 @@ import falcon
 from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 
+from gitgate.checks import withheld
+from gitgate.checks.withheld import scrub
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,
@@ -421,7 +423,7 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
         decision = "dry-run"
     else:
         decision = "allow"
-    return {
+    fields = {
         "decision": decision,
         "ref_updates": [
             {"ref": c.ref.decode("utf-8", "replace"), "old": c.old.decode(), "new": c.new.decode()}
@@ -446,3 +448,4 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
         ],
         "queue_ids": outcome.queue_ids,
     }
+    return dict(scrub(fields, withheld.markers(decisions)))

@@ -23,6 +23,8 @@ def finding_line(f: Finding) -> str:
         extra.append(f"commit {f.commit}")
     if f.hash:
         extra.append(f"secret hash {f.hash}")
+    if f.confidence:
+        extra.append(f"{f.confidence} confidence")
     line = "  - " + " ".join(parts)
     return line + (f" ({', '.join(extra)})" if extra else "")
 

@@ -194,10 +194,21 @@ _BUILDERS: dict[str, Callable[[Any], list[Hint]]] = {
 }
 
 
+def _declared(plugin: Any) -> list[Hint]:
+    """gitgate's own detectors declare their hints (`detectors.base.PrefixedDetector`)."""
+    cls = type(plugin)
+    hints = [*_exact(*map(re.escape, cls.HINTS)), *_folded(*cls.FOLDED_HINTS)]
+    if not hints:
+        raise UnsupportedPlugin(f"{cls.__name__} declares no hints")
+    return hints
+
+
 def hints_for(plugin: Any) -> list[Hint]:
     """The hints of one configured plugin instance. Raises UnsupportedPlugin."""
     if VERSION != SUPPORTED_VERSION:
         raise UnsupportedPlugin(f"hints are for detect-secrets {SUPPORTED_VERSION}, not {VERSION}")
+    if hasattr(type(plugin), "HINTS") and hasattr(type(plugin), "FOLDED_HINTS"):
+        return _declared(plugin)
     builder = _BUILDERS.get(type(plugin).__name__)
     if builder is None or type(plugin).__module__.split(".")[0] != "detect_secrets":
         raise UnsupportedPlugin(f"no hint for plugin {type(plugin).__name__}")

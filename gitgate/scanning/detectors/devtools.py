@@ -1,0 +1,134 @@
+"""Developer platforms, package registries and HTTP credentials."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+from gitgate.scanning.detectors.base import PrefixedDetector
+
+
+class GitHubFineGrainedTokenDetector(PrefixedDetector):
+    """github_pat_ + 22 + "_" + 59 characters (fine-grained personal access tokens)."""
+
+    secret_type = "GitHub Fine-grained Token"
+    HINTS = ("github_pat_",)
+    denylist = (re.compile(r"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}(?![A-Za-z0-9])"),)
+
+
+class NpmTokenDetector(PrefixedDetector):
+    """npm_ + 36 characters (automation/publish tokens), wherever they sit, not only .npmrc."""
+
+    secret_type = "npm Token"
+    HINTS = ("npm_",)
+    denylist = (re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"),)
+
+
+class ShopifyTokenDetector(PrefixedDetector):
+    secret_type = "Shopify Token"
+    HINTS = ("shpat_", "shpca_", "shppa_", "shpss_")
+    denylist = (re.compile(r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}(?![A-Za-z0-9])"),)
+
+
+class PostmanKeyDetector(PrefixedDetector):
+    secret_type = "Postman API Key"
+    HINTS = ("PMAK-",)
+    denylist = (re.compile(r"PMAK-[a-f0-9]{24}-[a-f0-9]{34}"),)
+
+
+class GrafanaTokenDetector(PrefixedDetector):
+    """Service-account tokens (glsa_) and Grafana Cloud access-policy tokens (glc_)."""
+
+    secret_type = "Grafana Token"
+    HINTS = ("glsa_", "glc_")
+    denylist = (
+        re.compile(r"glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
+        re.compile(r"(?<![A-Za-z0-9_])glc_[A-Za-z0-9+/]{32,400}={0,2}"),
+    )
+
+
+class DockerHubTokenDetector(PrefixedDetector):
+    secret_type = "Docker Hub Token"
+    HINTS = ("dckr_pat_",)
+    denylist = (re.compile(r"dckr_pat_[A-Za-z0-9_-]{27}(?![A-Za-z0-9_-])"),)
+
+
+class SaasTokenDetector(PrefixedDetector):
+    """Other prefixed tokens: Linear, Doppler, Pulumi, Sentry, Supabase, PlanetScale, Atlassian,
+    New Relic, SonarQube, RubyGems, Brevo, Notion, Prefect, Heroku, Dynatrace, Mapbox."""
+
+    secret_type = "Prefixed API Token"
+    HINTS = (
+        "lin_api_", "dp.pt.", "dp.st.", "pul-", "sntrys_", "sntryu_", "sbp_", "pscale_tkn_",
+        "ATATT3", "NRAK-", "sqp_", "squ_", "sqa_", "rubygems_", "xkeysib-", "ntn_", "pnu_",
+        "HRKU-", "dt0c01.", "sk.eyJ",
+    )  # fmt: skip
+    denylist = (
+        re.compile(
+            r"(?<![A-Za-z0-9_])(?:"
+            r"lin_api_[A-Za-z0-9]{40}|dp\.[ps]t\.[A-Za-z0-9]{40,44}|pul-[a-f0-9]{40}"
+            r"|sntrys_eyJ[A-Za-z0-9+/=_.-]{40,}|sntryu_[a-f0-9]{64}|sbp_[a-f0-9]{40}"
+            r"|pscale_tkn_[A-Za-z0-9_.-]{32,64}|ATATT3[A-Za-z0-9_=-]{150,250}|NRAK-[A-Z0-9]{27}"
+            r"|sq[pua]_[a-f0-9]{40}|rubygems_[a-f0-9]{48}|xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}"
+            r"|ntn_[A-Za-z0-9]{46}|pnu_[A-Za-z0-9]{36}|HRKU-[A-Za-z0-9_-]{60}"
+            r"|dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}|sk\.eyJ[A-Za-z0-9_-]{30,}\.[A-Za-z0-9_-]{20,}"
+            r")(?![A-Za-z0-9_-])"
+        ),
+    )
+
+
+class StripeKeyDetector(PrefixedDetector):
+    """Stripe secret and restricted keys in test and live mode (detect-secrets knows live only).
+    A test-mode key moves no money but reads and changes the account's test data."""
+
+    secret_type = "Stripe Key"
+    HINTS = ("k_test_", "k_live_", "k_prod_")
+    denylist = (re.compile(r"(?<![A-Za-z0-9])[rs]k_(?:test|prod)_[A-Za-z0-9]{20,99}"),)
+
+
+class BearerTokenDetector(PrefixedDetector):
+    """`Authorization: Bearer <token>` (and `Bearer <token>` strings in code and configs)."""
+
+    secret_type = "Bearer Token"
+    FOLDED_HINTS = ("bearer ",)
+    denylist = (
+        re.compile(
+            r"(?<![A-Za-z0-9])(?i:bearer) +([A-Za-z0-9_~+/.-]{20,}=*)(?![A-Za-z0-9_~+/.=-])"
+        ),
+    )
+
+
+class TokenKeywordDetector(PrefixedDetector):
+    """Assignments to names with "token" in them (detect-secrets' keyword list lacks it):
+    `GITHUB_TOKEN = "..."`, `token: ...`, `"access_token": "..."`. The value must be quoted, or
+    the line a config line (`NAME=value`, `name: value`); what looks like code is not a secret."""
+
+    secret_type = "Token Keyword"
+    FOLDED_HINTS = ("token",)
+    denylist = (
+        re.compile(
+            r"(?i:[a-z0-9_.-]*token)[\"']?\s*(?::=|=>|[:=])\s*[\"'`]([^\s\"'`]{12,200})[\"'`]"
+        ),
+        re.compile(r"^\s*(?:export\s+)?(?i:[a-z0-9_.-]*token)\s*[:=]\s*([^\s\"'`#]{12,200})\s*$"),
+    )
+
+
+class RegistryAuthDetector(PrefixedDetector):
+    """Docker `config.json` `"auth": "<base64 user:password>"` and .npmrc `_auth=<same>`.
+    Reported only when the value decodes to "user:password"."""
+
+    secret_type = "Registry Credentials"
+    HINTS = ('"auth"', "_auth")
+    denylist = (
+        re.compile(r'(?:"auth"\s*:\s*"|(?<![A-Za-z0-9])_auth\s*=\s*)([A-Za-z0-9+/]{12,}={0,2})'),
+    )
+
+    def analyze_string(self, string: str) -> Any:
+        for value in super().analyze_string(string):
+            try:
+                user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if user and sep and password:
+                yield value
