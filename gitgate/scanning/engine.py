@@ -51,6 +51,7 @@ from gitgate.scanning.prefilter import Prefilter
 
 ALLOWLIST_PRAGMA = "detect_secrets.filters.allowlist.is_line_allowlisted"
 INDIRECT_REFERENCE = "detect_secrets.filters.heuristic.is_indirect_reference"
+IP_PLUGIN = "IPPublicDetector"
 VERIFICATION = "detect_secrets.filters.common.is_ignored_due_to_verification_policies"
 INDIRECT_REFERENCE_HEURISTIC = f"{__name__}.is_indirect_reference_for_heuristics"
 GATE_FILTERS = (
@@ -99,6 +100,9 @@ def configure() -> Engine:
     atexit.register(settings_cm.__exit__, None, None, None)
     settings = get_settings()
     settings.disable_filters(ALLOWLIST_PRAGMA, INDIRECT_REFERENCE)
+    # Its every finding is dropped by the default filter is_not_alphanumeric_string (an IPv4
+    # address has no letter), and a public IP is no secret: its scan pass is pure cost.
+    settings.disable_plugins(IP_PLUGIN)
     for path in GATE_FILTERS:
         settings.filters[path] = {}
     get_filters.cache_clear()

@@ -101,13 +101,15 @@ def is_example_credential(secret: str, plugin: Any, line: str) -> bool:
     return user is not None and user.group(1) == secret  # user:user@
 
 
-_KEY_HEADER = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(.*)$")
+_KEY_HEADER = re.compile(r"-{4,5} ?BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)? ?-{4,5}(.*)$")
 _KEY_MATERIAL = re.compile(r"^(?:\\r)?\\n[A-Za-z0-9+/=:-]{16,}|^[A-Za-z0-9+/=]{40,}")
 
 
 def is_key_header_mention(secret: str, plugin: Any, line: str) -> bool:
     if plugin.secret_type != "Private Key":
         return False
+    if "PuTTY-User-Key-File-" in line:  # a .ppk file starts with it; code quotes it
+        return not line.lstrip().startswith("PuTTY-User-Key-File-")
     header = _KEY_HEADER.search(line)
     if header is None:
         return True  # "BEGIN RSA PRIVATE KEY" without the dashes: a name, not a PEM block

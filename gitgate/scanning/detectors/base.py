@@ -41,11 +41,19 @@ def has_valid_checksum(token: str) -> bool:
     return match is not None and crc32_base62(match.group(1)) == match.group(2)
 
 
+# The one folded hint of the detectors that need a name next to the value (Token keyword,
+# Bearer, Datadog): one pass over the text for the three, each still a necessary condition.
+CONTEXT_HINT = r"token|bearer |(?:datadog|dd)[\w-]{0,20}?(?:api|app)"
+
+
 class PrefixedDetector(RegexBasedDetector):
     """A token with a fixed shape. Subclasses set secret_type, denylist and HINTS."""
 
     HINTS: ClassVar[tuple[str, ...]] = ()
     FOLDED_HINTS: ClassVar[tuple[str, ...]] = ()
+    # Every match is a run of at least this many characters without whitespace (a vendor
+    # token): lets the prefilter look for HINTS in a blob's long words only. 0: no such run.
+    MIN_WORD: ClassVar[int] = 24
 
     def analyze_string(self, string: str) -> Any:
         for regex in self.denylist:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gitgate.scanning.detectors.base import PrefixedDetector
+from gitgate.scanning.detectors.base import CONTEXT_HINT, PrefixedDetector
 
 
 class GoogleApiKeyDetector(PrefixedDetector):
@@ -74,7 +74,8 @@ class DatadogKeyDetector(PrefixedDetector):
     that says Datadog (DD_API_KEY, datadog_app_key, ...)."""
 
     secret_type = "Datadog Key"
-    FOLDED_HINTS = (r"(?:datadog|dd)[\w-]{0,20}?(?:api|app)",)
+    FOLDED_HINTS = (CONTEXT_HINT,)
+    MIN_WORD = 0
     denylist = (
         re.compile(
             r"(?i:datadog|dd)[\w-]{0,20}?(?i:api|app(?:lication)?)[_-]?(?i:key)[\"']?\s*[:=]+>?\s*"

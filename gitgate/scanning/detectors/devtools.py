@@ -6,7 +6,7 @@ import base64
 import re
 from typing import Any
 
-from gitgate.scanning.detectors.base import PrefixedDetector
+from gitgate.scanning.detectors.base import CONTEXT_HINT, PrefixedDetector
 
 
 class GitHubFineGrainedTokenDetector(PrefixedDetector):
@@ -91,7 +91,8 @@ class BearerTokenDetector(PrefixedDetector):
     """`Authorization: Bearer <token>` (and `Bearer <token>` strings in code and configs)."""
 
     secret_type = "Bearer Token"
-    FOLDED_HINTS = ("bearer ",)
+    FOLDED_HINTS = (CONTEXT_HINT,)
+    MIN_WORD = 0
     denylist = (
         re.compile(
             r"(?<![A-Za-z0-9])(?i:bearer) +([A-Za-z0-9_~+/.-]{20,}=*)(?![A-Za-z0-9_~+/.=-])"
@@ -105,7 +106,8 @@ class TokenKeywordDetector(PrefixedDetector):
     the line a config line (`NAME=value`, `name: value`); what looks like code is not a secret."""
 
     secret_type = "Token Keyword"
-    FOLDED_HINTS = ("token",)
+    FOLDED_HINTS = (CONTEXT_HINT,)
+    MIN_WORD = 0
     denylist = (
         re.compile(
             r"(?i:[a-z0-9_.-]*token)[\"']?\s*(?::=|=>|[:=])\s*[\"'`]([^\s\"'`]{12,200})[\"'`]"
@@ -119,7 +121,8 @@ class RegistryAuthDetector(PrefixedDetector):
     Reported only when the value decodes to "user:password"."""
 
     secret_type = "Registry Credentials"
-    HINTS = ('"auth"', "_auth")
+    HINTS = ("auth",)
+    MIN_WORD = 0  # `"auth": "..."` has a space in it
     denylist = (
         re.compile(r'(?:"auth"\s*:\s*"|(?<![A-Za-z0-9])_auth\s*=\s*)([A-Za-z0-9+/]{12,}={0,2})'),
     )
