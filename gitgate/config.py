@@ -287,7 +287,8 @@ def _convert(qualname: str, hint: Any, value: Any, path: str, problems: list[str
         return ""
     choices = _CHOICES.get(qualname)
     if choices and value not in choices:
-        problems.append(f"{path}: {value!r} is not one of {', '.join(choices)}")
+        shown = ", ".join(c or '""' for c in choices)  # "" = use the default (secret_actions)
+        problems.append(f"{path}: {value!r} is not one of {shown}")
     return value
 
 
@@ -350,7 +351,9 @@ def _validate(cfg: Config, problems: list[str]) -> None:
                 _compile(pattern)
         if rule.approvals < 1:
             problems.append(f"{where}.approvals: must be at least 1")
-        if "queue" in dataclasses.asdict(rule.actions).values() and not rule.reviewers:
+        queues = {*dataclasses.asdict(rule.actions).values()}
+        queues |= set(dataclasses.asdict(rule.secret_actions).values())
+        if "queue" in queues and not rule.reviewers:
             problems.append(f"{where}.reviewers: a rule that queues needs reviewer groups")
         if rule.break_glass_groups and not rule.allow_break_glass:
             problems.append(f"{where}.break_glass_groups: set allow_break_glass = true to use it")

@@ -106,7 +106,7 @@ _KEY_MATERIAL = re.compile(r"^(?:\\r)?\\n[A-Za-z0-9+/=:-]{16,}|^[A-Za-z0-9+/=]{4
 
 
 def is_key_header_mention(secret: str, plugin: Any, line: str) -> bool:
-    if plugin.secret_type != "Private Key":
+    if plugin.secret_type not in ("Private Key", "Encrypted Private Key"):
         return False
     if "PuTTY-User-Key-File-" in line:  # a .ppk file starts with it; code quotes it
         return not line.lstrip().startswith("PuTTY-User-Key-File-")

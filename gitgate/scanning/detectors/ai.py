@@ -58,3 +58,18 @@ class PerplexityKeyDetector(PrefixedDetector):
     secret_type = "Perplexity API Key"
     HINTS = ("pplx-",)
     denylist = (re.compile(r"(?<![A-Za-z0-9])pplx-[A-Za-z0-9]{48}(?![A-Za-z0-9])"),)
+
+
+class AiPlatformKeyDetector(PrefixedDetector):
+    """Other AI platforms: OpenRouter, LangSmith, Pinecone, ElevenLabs, Tavily, Firecrawl,
+    Fireworks."""
+
+    secret_type = "AI Platform Key"
+    HINTS = ("sk-or-v1-", "lsv2_", "pcsk_", "tvly-", "fc-", "fw_", "sk_")
+    denylist = (
+        re.compile(
+            r"(?<![A-Za-z0-9_-])(?:sk-or-v1-[a-f0-9]{64}|lsv2_(?:pt|sk)_[a-f0-9]{32}_[a-f0-9]{10}"
+            r"|pcsk_[A-Za-z0-9_]{50,}|sk_[a-f0-9]{48}|tvly-(?:dev-|prod-)?[A-Za-z0-9]{32}"
+            r"|fc-[a-f0-9]{32}|fw_[A-Za-z0-9]{24})" + _END
+        ),
+    )

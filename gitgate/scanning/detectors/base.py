@@ -42,8 +42,12 @@ def has_valid_checksum(token: str) -> bool:
 
 
 # The one folded hint of the detectors that need a name next to the value (Token keyword,
-# Bearer, Datadog): one pass over the text for the three, each still a necessary condition.
-CONTEXT_HINT = r"token|bearer |(?:datadog|dd)[\w-]{0,20}?(?:api|app)"
+# Bearer, Datadog, netrc, URL query credentials): one pass over the text for all of them, each
+# alternative a necessary condition of one of them.
+CONTEXT_HINT = (
+    r"token|bearer |(?:datadog|dd)[\w-]{0,20}?(?:api|app)"
+    r"|password\s|[?&;](?:passw|pwd|secret|api_?key)"
+)
 
 
 class PrefixedDetector(RegexBasedDetector):

@@ -56,13 +56,18 @@ class DockerHubTokenDetector(PrefixedDetector):
 
 class SaasTokenDetector(PrefixedDetector):
     """Other prefixed tokens: Linear, Doppler, Pulumi, Sentry, Supabase, PlanetScale, Atlassian,
-    New Relic, SonarQube, RubyGems, Brevo, Notion, Prefect, Heroku, Dynatrace, Mapbox."""
+    New Relic, SonarQube, RubyGems, Brevo, Notion, Prefect, Heroku, Dynatrace, Mapbox, Slack app
+    tokens, Stripe webhook secrets, Square, Braintree, Figma, Netlify, Render, Cloudflare
+    origin CA, Google OAuth client secrets and access tokens, Mailgun, Teams and Discord
+    webhooks."""
 
     secret_type = "Prefixed API Token"
     HINTS = (
         "lin_api_", "dp.pt.", "dp.st.", "pul-", "sntrys_", "sntryu_", "sbp_", "pscale_tkn_",
         "ATATT3", "NRAK-", "sqp_", "squ_", "sqa_", "rubygems_", "xkeysib-", "ntn_", "pnu_",
-        "HRKU-", "dt0c01.", "sk.eyJ",
+        "HRKU-", "dt0c01.", "sk.eyJ", "xapp-", "whsec_", "EAAA", "$production$", "figd_",
+        "nfp_", "rnd_", "v1.0-", "GOCSPX-", "ya29.", "key-", ".webhook.office.com/",
+        "discord.com/api/webhooks/", "discordapp.com/api/webhooks/",
     )  # fmt: skip
     denylist = (
         re.compile(
@@ -73,6 +78,12 @@ class SaasTokenDetector(PrefixedDetector):
             r"|sq[pua]_[a-f0-9]{40}|rubygems_[a-f0-9]{48}|xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}"
             r"|ntn_[A-Za-z0-9]{46}|pnu_[A-Za-z0-9]{36}|HRKU-[A-Za-z0-9_-]{60}"
             r"|dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64}|sk\.eyJ[A-Za-z0-9_-]{30,}\.[A-Za-z0-9_-]{20,}"
+            r"|xapp-\d-[A-Z0-9]+-\d+-[a-f0-9]{64}|whsec_[A-Za-z0-9]{32,}|EAAA[A-Za-z0-9_-]{60}"
+            r"|access_token\$production\$[0-9a-z]{16}\$[0-9a-f]{32}|figd_[A-Za-z0-9_-]{40}"
+            r"|nfp_[A-Za-z0-9]{36}|rnd_[A-Za-z0-9]{32}|v1\.0-[a-f0-9]{24}-[a-f0-9]{146}"
+            r"|GOCSPX-[A-Za-z0-9_-]{28}|ya29\.[0-9A-Za-z_-]{30,}|key-[0-9a-f]{32}"
+            r"|https://[\w-]+\.webhook\.office\.com/webhookb2/[\w@/-]{40,}"
+            r"|https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]{60,}"
             r")(?![A-Za-z0-9_-])"
         ),
     )
@@ -135,3 +146,38 @@ class RegistryAuthDetector(PrefixedDetector):
                 continue
             if user and sep and password:
                 yield value
+
+
+class EncryptedPrivateKeyDetector(PrefixedDetector):
+    """PKCS#8 encrypted keys ("BEGIN ENCRYPTED PRIVATE KEY"), which detect-secrets misses: the
+    passphrase is often in the same repository."""
+
+    secret_type = "Encrypted Private Key"
+    HINTS = ("PRIVATE KEY",)
+    MIN_WORD = 0
+    denylist = (re.compile(r"BEGIN ENCRYPTED PRIVATE KEY"),)
+
+
+class NetrcPasswordDetector(PrefixedDetector):
+    """.netrc / .authinfo: `machine host login user password secret`, on one line or several."""
+
+    secret_type = "Netrc Password"
+    FOLDED_HINTS = (CONTEXT_HINT,)
+    MIN_WORD = 0
+    denylist = (
+        re.compile(r"^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?password\s+([^\s\"'`]{6,})\s*$"),
+    )
+
+
+class UrlQueryCredentialDetector(PrefixedDetector):
+    """Credentials in a URL's query or a JDBC/ODBC string: `?password=...`, `;pwd=...`."""
+
+    secret_type = "URL Query Credential"
+    FOLDED_HINTS = (CONTEXT_HINT,)
+    MIN_WORD = 0
+    denylist = (
+        re.compile(
+            r"[?&;](?i:password|passwd|pwd|secret|api_?key|access_token|auth_token|token)="
+            r"([^&;\s\"'`<>{}$%]{8,})"
+        ),
+    )
