@@ -77,6 +77,9 @@ def tokens(rng: random.Random) -> list[str]:
         # that need context around the value.
         *(make() for make in secret_corpus._formats(rng).values()),
         "Authorization: Bearer " + _r(rng, 40, WORD),
+        "-----BEGIN ENCRYPTED " + "PRIVATE KEY-----",
+        "password " + _r(rng, 14),  # a .netrc line
+        "jdbc:mysql://db/app?user=app&password=" + _r(rng, 12),
         "DD_APP_KEY=" + _r(rng, 40, HEX),
         '"auth": "' + base64.b64encode(f"ci:{_r(rng, 12)}".encode()).decode() + '"',
     ]

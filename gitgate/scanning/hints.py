@@ -62,6 +62,12 @@ class Hint:
 LONG_WORD = 24
 # Built-in plugins whose exact hints qualify (every regex's shortest match is >= 24
 # characters of a token alphabet): read from detect-secrets 1.5.0's regexes.
+# Folded hints that qualify: AWS's quoted 40-character secret key (the 20-character key id
+# does not), Slack's webhook URL (its tokens can be shorter than LONG_WORD).
+_LONG_WORD_FOLDED = {
+    "AWSKeyDetector": (r"['\"][0-9a-z/+]{40}['\"]",),
+    "SlackDetector": (r"hooks\.slack\.com/services/",),
+}
 _LONG_WORD_PLUGINS = frozenset(
     {
         "AzureStorageKeyDetector", "DiscordBotTokenDetector",
@@ -238,4 +244,8 @@ def hints_for(plugin: Any) -> list[Hint]:
     hints = builder(plugin)
     if name in _LONG_WORD_PLUGINS:
         hints = [Hint(h.pattern, h.folded, long_word=not h.folded) for h in hints]
+    elif name in _LONG_WORD_FOLDED:
+        hints = [
+            Hint(h.pattern, h.folded, long_word=h.pattern in _LONG_WORD_FOLDED[name]) for h in hints
+        ]
     return hints

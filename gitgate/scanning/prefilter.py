@@ -81,8 +81,8 @@ class Prefilter:
             if not folded
         ]
         self._folded = [
-            (re.compile(pattern), tuple(found))
-            for (pattern, folded, _), found in grouped.items()
+            (re.compile(pattern), tuple(found), long_word)
+            for (pattern, folded, long_word), found in grouped.items()
             if folded
         ]
         self._fold = fold_table(_folded_letters([h for h, _ in hints]))
@@ -127,24 +127,20 @@ class Prefilter:
         """Line index -> indexes of the plugins whose hints match that (right-stripped) line."""
         text = "\n".join(stripped)
         spans: list[tuple[int, int, tuple[int, ...]]] = []
-        words = ""
+        all_words = text.split()
+        # The long words, picked at C speed (no Python loop over the words).
+        words = "\n".join(compress(all_words, map((LONG_WORD - 1).__lt__, map(len, all_words))))
         for regex, plugins, long_word, literal in self._exact:
-            if long_word:
-                if not words:
-                    # The long words, picked at C speed (no Python loop over the words).
-                    all_words = text.split()
-                    words = (
-                        "\n".join(
-                            compress(all_words, map((LONG_WORD - 1).__lt__, map(len, all_words)))
-                        )
-                        or "\n"
-                    )
-                if not (literal in words if literal else regex.search(words)):
-                    continue
+            if long_word and not (literal in words if literal else regex.search(words)):
+                continue
             spans.extend((m.start(), m.end(), plugins) for m in regex.finditer(text))
         if self._folded:
             folded = self.fold(text)  # one character for one: offsets (and lines) stay
-            for regex, plugins in self._folded:
+            # Folding keeps whitespace where it is: the folded text's long words are these.
+            folded_words = self.fold(words)
+            for regex, plugins, long_word in self._folded:
+                if long_word and regex.search(folded_words) is None:
+                    continue
                 spans.extend((m.start(), m.end(), plugins) for m in regex.finditer(folded))
         if not spans:
             return {}

@@ -16,6 +16,7 @@ import re
 import zlib
 from typing import Any, ClassVar
 
+from detect_secrets.plugins import keyword
 from detect_secrets.plugins.base import RegexBasedDetector
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -41,13 +42,12 @@ def has_valid_checksum(token: str) -> bool:
     return match is not None and crc32_base62(match.group(1)) == match.group(2)
 
 
-# The one folded hint of the detectors that need a name next to the value (Token keyword,
-# Bearer, Datadog, netrc, URL query credentials): one pass over the text for all of them, each
-# alternative a necessary condition of one of them.
-CONTEXT_HINT = (
-    r"token|bearer |(?:datadog|dd)[\w-]{0,20}?(?:api|app)"
-    r"|password\s|[?&;](?:passw|pwd|secret|api_?key)"
-)
+# Folded hints shared with other plugins, so that detectors needing a name next to the value
+# add no pass over the text: CONTEXT_HINT is shared by Token keyword, Bearer, Datadog and URL
+# query credentials, KEYWORD_HINT is the very hint of detect-secrets' keyword plugin (see
+# `hints._keyword`). Each is a necessary condition of each detector that declares it.
+CONTEXT_HINT = r"token|bearer |(?:datadog|dd)[\w-]{0,20}?(?:api|app)"
+KEYWORD_HINT = "|".join(keyword.DENYLIST)
 
 
 class PrefixedDetector(RegexBasedDetector):

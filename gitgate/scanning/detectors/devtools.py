@@ -6,7 +6,7 @@ import base64
 import re
 from typing import Any
 
-from gitgate.scanning.detectors.base import CONTEXT_HINT, PrefixedDetector
+from gitgate.scanning.detectors.base import CONTEXT_HINT, KEYWORD_HINT, PrefixedDetector
 
 
 class GitHubFineGrainedTokenDetector(PrefixedDetector):
@@ -162,7 +162,7 @@ class NetrcPasswordDetector(PrefixedDetector):
     """.netrc / .authinfo: `machine host login user password secret`, on one line or several."""
 
     secret_type = "Netrc Password"
-    FOLDED_HINTS = (CONTEXT_HINT,)
+    FOLDED_HINTS = (KEYWORD_HINT,)  # "password"
     MIN_WORD = 0
     denylist = (
         re.compile(r"^\s*(?:machine\s+\S+\s+)?(?:login\s+\S+\s+)?password\s+([^\s\"'`]{6,})\s*$"),
@@ -173,7 +173,7 @@ class UrlQueryCredentialDetector(PrefixedDetector):
     """Credentials in a URL's query or a JDBC/ODBC string: `?password=...`, `;pwd=...`."""
 
     secret_type = "URL Query Credential"
-    FOLDED_HINTS = (CONTEXT_HINT,)
+    FOLDED_HINTS = (KEYWORD_HINT, CONTEXT_HINT)  # password, pwd, secret, api_key; token
     MIN_WORD = 0
     denylist = (
         re.compile(
