@@ -2,7 +2,7 @@
 real source of the packages installed here, confidence levels, and each gate-side detector
 and filter on the shapes its format's documentation gives.
 
-The thresholds are where the scanner stands today (83 of 84 planted secrets; 4 false-positive
+The thresholds are where the scanner stands today (84 of 84 planted secrets; 3 false-positive
 lines, none high, over all of site-packages): a change that loses recall or adds false alarms
 fails here. `bench/bench_detect.py` prints the same figures, with throughput.
 """
@@ -22,7 +22,7 @@ from gitgate.scanning.filters import is_placeholder, looks_generated
 from tests.fixtures import secret_corpus
 
 MIN_RECALL = 0.97
-MAX_CLEAN_FP_LINES = 8
+MAX_CLEAN_FP_LINES = 5
 
 
 def scan(text: str, path: str) -> list[tuple]:

@@ -26,7 +26,7 @@ MEDIUM = frozenset(
         "Artifactory Credentials", "Basic Auth Credentials", "Bearer Token", "Cloudant Credentials",
         "Datadog Key", "Discord Bot Token", "IBM Cloud IAM Key", "IBM COS HMAC Credentials",
         "JSON Web Token", "Mailchimp Access Key", "SoftLayer Credentials", "Telegram Bot Token",
-        "Twilio API Key", "Netrc Password", "URL Query Credential",
+        "Twilio API Key", "Netrc Password", "URL Query Credential", "URL Credentials",
     }
 )  # fmt: skip
 LOW = frozenset({"Public IP (ipv4)"})

@@ -40,6 +40,7 @@ _CREDENTIAL_NAME = re.compile(
     r"key|secret|token|passw|pwd|auth|credential|api|private|signature|cookie", re.IGNORECASE
 )
 _WORDS = re.compile(r"[A-Za-z_.:/-]+")  # identifiers, dotted paths, URLs without digits
+_TYPE_LIKE = re.compile(r"[\w.]+\[[\w.\[\], |]*\]")  # "Iterable[pysequoia.Tsk]": an annotation
 EXAMPLE_PASSWORDS = frozenset(
     str.split(
         """pass password passwd pwd pw secret changeme test testing tests example foo bar baz
@@ -63,7 +64,9 @@ def is_placeholder(secret: str) -> bool:
 
 def looks_generated(value: str) -> bool:
     """A value someone generated or chose as a password, not a word, name or sentence."""
-    if len(value) < 8 or any(c.isspace() for c in value) or _WORDS.fullmatch(value):
+    if len(value) < 8 or any(c.isspace() for c in value):
+        return False
+    if _WORDS.fullmatch(value) or _TYPE_LIKE.fullmatch(value):
         return False
     classes = sum(
         any(test(c) for c in value)
@@ -93,7 +96,7 @@ def is_weak_heuristic(secret: str, plugin: Any, line: str, filename: str) -> boo
 
 
 def is_example_credential(secret: str, plugin: Any, line: str) -> bool:
-    if plugin.secret_type != "Basic Auth Credentials":
+    if plugin.secret_type not in ("Basic Auth Credentials", "URL Credentials"):
         return False
     if secret.lower() in EXAMPLE_PASSWORDS:
         return True

@@ -181,3 +181,18 @@ class UrlQueryCredentialDetector(PrefixedDetector):
             r"([^&;\s\"'`<>{}$%]{8,})"
         ),
     )
+
+
+class UrlPasswordDetector(PrefixedDetector):
+    """`scheme://user:password@host` where the password holds one of RFC 3986's sub-delimiters
+    (`!$&()*+,;=`), which detect-secrets' Basic Auth pattern excludes (so the two never report
+    the same URL). URLs shorter than 24 characters are examples, not credentials."""
+
+    secret_type = "URL Credentials"
+    HINTS = ("://",)
+    denylist = (
+        re.compile(
+            r"(?<![A-Za-z0-9+.-])(?=[^\s\"'<>`]{24})[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@\"'<>`]{1,64}:"
+            r"([^\s/?#@\"'<>`{}]*[!$&()*+,;=][^\s/?#@\"'<>`{}]*)@[A-Za-z0-9.-]+"
+        ),
+    )
