@@ -79,6 +79,7 @@ def tokens(rng: random.Random) -> list[str]:
         "Authorization: Bearer " + _r(rng, 40, WORD),
         "-----BEGIN ENCRYPTED " + "PRIVATE KEY-----",
         "password " + _r(rng, 14),  # a .netrc line
+        "LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQo" + _r(rng, 60, B64),  # base64 of a PEM key
         "redis://default:" + _r(rng, 10) + "!" + _r(rng, 4) + "@cache.internal:6379/0",
         "jdbc:mysql://db/app?user=app&password=" + _r(rng, 12),
         "DD_APP_KEY=" + _r(rng, 40, HEX),

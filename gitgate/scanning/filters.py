@@ -33,7 +33,9 @@ HEURISTIC_TYPES = frozenset(
 ENTROPY_TYPES = frozenset({"Base64 High Entropy String", "Hex High Entropy String"})
 _PLACEHOLDER = re.compile(
     r"example|xxxx|your[_-]?|<[^>]*>|\$\{|\{\{|%\(|%s|\*\*\*|\.\.\.|…|changeme|change[_-]me|"
-    r"placeholder|dummy|redacted|replace[_-]?me|insert[_-]|fake|sample|(.)\1{5}",
+    r"placeholder|dummy|redacted|replace[_-]?me|insert[_-]|fake|sample|not[_-]?a[_-]?real|(.)\1{5}"
+    # a reference to where the secret lives, not the secret: env:NAME, file:/path, vault:...
+    r"|^(?:env|file|vault|ssm|arn|op|sops|secretref|keyring):",
     re.IGNORECASE,
 )
 _CREDENTIAL_NAME = re.compile(
@@ -57,9 +59,22 @@ def entropy(value: str) -> float:
     return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
 
 
+# Values of settings that merely sound secret (`secrets = "reject"`, `password_auth = true`).
+CONFIG_WORDS = frozenset(
+    str.split(
+        "true false yes no on off none null nil required optional enabled disabled allow "
+        "reject queue deny warn ignore auto default"
+    )
+)
+
+
 def is_placeholder(secret: str) -> bool:
     value = secret.strip("\"'`")
-    return bool(_PLACEHOLDER.search(value)) or (len(value) >= 6 and len(set(value)) <= 3)
+    return (
+        bool(_PLACEHOLDER.search(value))
+        or (len(value) >= 6 and len(set(value)) <= 3)
+        or value.lower() in CONFIG_WORDS
+    )
 
 
 def looks_generated(value: str) -> bool:

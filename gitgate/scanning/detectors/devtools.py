@@ -196,3 +196,22 @@ class UrlPasswordDetector(PrefixedDetector):
             r"([^\s/?#@\"'<>`{}]*[!$&()*+,;=][^\s/?#@\"'<>`{}]*)@[A-Za-z0-9.-]+"
         ),
     )
+
+
+class Base64PrivateKeyDetector(PrefixedDetector):
+    """A PEM private key, base64-encoded once more: Kubernetes Secrets (`tls.key:`), kubeconfig
+    `client-key-data:`, CI variables. Reported when the decoded start says PRIVATE KEY."""
+
+    secret_type = "Private Key (base64)"
+    HINTS = ("LS0tLS1CRUdJTi",)  # base64 of "-----BEGIN"
+    denylist = (re.compile(r"LS0tLS1CRUdJTi[A-Za-z0-9+/]{40,}={0,2}"),)
+
+    def analyze_string(self, string: str) -> Any:
+        for value in super().analyze_string(string):
+            head = value[:96]
+            try:
+                decoded = base64.b64decode(head[: len(head) // 4 * 4]).decode("ascii", "replace")
+            except ValueError:
+                continue
+            if "PRIVATE KEY" in decoded:
+                yield value
