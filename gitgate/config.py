@@ -219,6 +219,16 @@ class ApiActionsConfig:
 
 
 @dataclass
+class SecretActionsConfig:
+    """Per-confidence actions for secret findings; "" means `actions.secrets`, so a config
+    without this table keeps its meaning (every secret gets `actions.secrets`)."""
+
+    high: str = ""
+    medium: str = ""
+    low: str = ""
+
+
+@dataclass
 class Rule:
     name: str = ""
     repos: list[str] = field(default_factory=lambda: ["**"])
@@ -233,6 +243,7 @@ class Rule:
     commits: CommitsConfig = field(default_factory=CommitsConfig)
     actions: ActionsConfig = field(default_factory=ActionsConfig)
     api: ApiActionsConfig = field(default_factory=ApiActionsConfig)
+    secret_actions: SecretActionsConfig = field(default_factory=SecretActionsConfig)
     reviewers: list[str] = field(default_factory=list)
     approvals: int = 1
     queue_expiry: int = 7 * 86400
@@ -294,6 +305,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "AuthConfig.gate_algorithm": ("EdDSA", "ES256"),
     **{f"ActionsConfig.{name}": ACTIONS for name in CHECK_NAMES},
     **{f"ApiActionsConfig.{name}": ACTIONS for name in ("text", "admin", "publish", "merge")},
+    **{f"SecretActionsConfig.{level}": ("", *ACTIONS) for level in ("high", "medium", "low")},
 }
 
 
@@ -356,7 +368,8 @@ def _convert(qualname: str, hint: Any, value: Any, path: str, problems: list[str
         return ""
     choices = _CHOICES.get(qualname)
     if choices and value not in choices:
-        problems.append(f"{path}: {value!r} is not one of {', '.join(choices)}")
+        shown = ", ".join(c or '""' for c in choices)  # "" = use the default (secret_actions)
+        problems.append(f"{path}: {value!r} is not one of {shown}")
     return value
 
 
@@ -433,7 +446,9 @@ def _validate(cfg: Config, problems: list[str]) -> None:
                 _compile(pattern)
         if rule.approvals < 1:
             problems.append(f"{where}.approvals: must be at least 1")
-        if "queue" in dataclasses.asdict(rule.actions).values() and not rule.reviewers:
+        queues = {*dataclasses.asdict(rule.actions).values()}
+        queues |= set(dataclasses.asdict(rule.secret_actions).values())
+        if "queue" in queues and not rule.reviewers:
             problems.append(f"{where}.reviewers: a rule that queues needs reviewer groups")
         if rule.break_glass_groups and not rule.allow_break_glass:
             problems.append(f"{where}.break_glass_groups: set allow_break_glass = true to use it")

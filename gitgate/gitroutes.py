@@ -22,6 +22,8 @@ from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 
 from gitgate import diskfull
+from gitgate.checks import withheld
+from gitgate.checks.withheld import scrub
 from gitgate.inband import protocol_error_body
 from gitgate.outcomes import on_fetch
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
@@ -486,7 +488,7 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
         decision = "dry-run"
     else:
         decision = "allow"
-    return {
+    fields = {
         "decision": decision,
         "ref_updates": [
             {"ref": c.ref.decode("utf-8", "replace"), "old": c.old.decode(), "new": c.new.decode()}
@@ -512,3 +514,4 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
         "queue_ids": outcome.queue_ids,
         "events": outcome.events,
     }
+    return dict(scrub(fields, withheld.markers(decisions)))

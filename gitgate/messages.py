@@ -29,6 +29,8 @@ def finding_line(f: Finding, commits: int = 1) -> str:
         extra.append(f"commit {f.commit}" + (f" and {more} more commit(s)" if more else ""))
     if f.hash:
         extra.append(f"secret hash {f.hash}")
+    if f.confidence:
+        extra.append(f"{f.confidence} confidence")
     line = "  - " + " ".join(parts)
     return line + (f" ({', '.join(extra)})" if extra else "")
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gitgate import globs
-from gitgate.checks.base import Verdict
+from gitgate.checks.base import UNSTORABLE_PATHS, Verdict
 from gitgate.config import Rule
 from gitgate.protocol import Command
 from gitgate.routes import repo_pattern
@@ -90,6 +90,21 @@ def access_refusal(rule: Rule | None, ref: str) -> str | None:
     return None
 
 
+def check_action(rule: Rule, v: Verdict) -> str:
+    """The action for a failed verdict: `actions.<check>`, or for secrets the strictest of
+    its findings' `secret_actions.<confidence>` (each defaulting to `actions.secrets`)."""
+    default: str = getattr(rule.actions, v.check, "reject")
+    if v.check != "secrets" or not v.findings:
+        return default
+    acts = [
+        "reject"
+        if f.path in UNSTORABLE_PATHS
+        else getattr(rule.secret_actions, f.confidence or "high", "") or default
+        for f in v.findings
+    ]
+    return max(acts, key=SEVERITY.__getitem__)
+
+
 def break_glass_reason(push_options: Iterable[str]) -> str | None:
     for opt in push_options:
         if opt.startswith(BREAK_GLASS_OPTION) and opt[len(BREAK_GLASS_OPTION) :].strip():
@@ -123,13 +138,15 @@ def decide(
         for v in mine:
             if v.passed:
                 continue
-            act = "reject" if v.error else getattr(rule.actions, v.check, "reject")
+            act = "reject" if v.error else check_action(rule, v)
             if SEVERITY[act] > 0:
                 reasons.append(v.reason)
             if SEVERITY[act] > SEVERITY[action]:
                 action = act
         d = RefDecision(cmd, rule, action, action, reasons, mine, dry_run=rule.dry_run)
-        if action != "allow" and rule.dry_run:
+        if any(f.path in UNSTORABLE_PATHS for v in d.failed for f in v.findings):
+            d.action = d.effective = "reject"  # a secret in its name or options: never kept
+        elif action != "allow" and rule.dry_run:
             d.effective = "allow"
         elif (
             action != "allow"

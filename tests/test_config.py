@@ -74,6 +74,31 @@ def test_queue_needs_reviewers(tmp_path: Path) -> None:
     assert any("rule[0].reviewers: a rule that queues needs reviewer groups" in p for p in problems)
 
 
+def test_secret_actions_are_checked(tmp_path: Path) -> None:
+    problems = _errors(tmp_path, '[[rule]]\nname="s"\n[rule.secret_actions]\nlow="warn"\n')
+    assert any(
+        """rule[0].secret_actions.low: 'warn' is not one of "", allow""" in p for p in problems
+    )
+    problems = _errors(tmp_path, '[[rule]]\nname="q"\n[rule.secret_actions]\nmedium="queue"\n')
+    assert any("rule[0].reviewers: a rule that queues needs reviewer groups" in p for p in problems)
+
+
+def test_without_secret_actions_every_level_means_actions_secrets(tmp_path: Path) -> None:
+    from gitgate.checks.base import Finding, Verdict
+    from gitgate.config import Rule
+    from gitgate.policy import check_action
+
+    rule = Rule()
+    rule.actions.secrets = "queue"
+    findings = [Finding("secrets", "r", "t", confidence=c) for c in ("low", "medium", "high")]
+    verdict = Verdict("secrets", "r", passed=False, findings=findings)
+    assert check_action(rule, verdict) == "queue"
+    rule.secret_actions.high, rule.secret_actions.medium = "reject", "allow"
+    assert check_action(rule, verdict) == "reject"  # the strictest level present decides
+    verdict.findings = findings[:2]
+    assert check_action(rule, verdict) == "queue"  # low falls back to actions.secrets
+
+
 def test_bad_toml_and_missing_file(tmp_path: Path) -> None:
     assert "not valid TOML" in _errors(tmp_path, "[server\n")[0]
     with pytest.raises(ConfigError, match="no such file"):

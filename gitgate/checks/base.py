@@ -14,6 +14,11 @@ from typing import Any, Protocol
 from gitgate.config import Config, Rule
 from gitgate.push import Push, RefUpdate, printable
 
+# Where a secret found in a ref name or a push option is reported (Finding.path). Such a ref is
+# always refused (no dry run, no break-glass, no queue): queueing or relaying it would store or
+# send the value, and records show a marker instead of the name (`gitgate.checks.withheld`).
+UNSTORABLE_PATHS = ("ref name", "push option")
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -27,6 +32,7 @@ class Finding:
     line: int | None = None
     type: str | None = None
     hash: str | None = None
+    confidence: str | None = None  # secrets: high | medium | low
 
     def __post_init__(self) -> None:
         # a path that is not UTF-8 (real histories have them) must not break a record or a

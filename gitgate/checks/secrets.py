@@ -6,6 +6,10 @@ counts whole; for a modified file only lines that were not in the old version co
 secret already upstream is not blocked again (GitHub's rule). "Not in the old version" is a
 multiset comparison of lines, which is linear in the file's size whatever an attacker puts
 in it, unlike a diff.
+Ref names and push options are scanned too (issue #8 §8), as pseudo-files "ref name" and
+"push option": a secret in a ref's name refuses that ref, a secret in a push option refuses every
+ref (options apply to the whole push, and a refused push is neither queued nor relayed), and
+`gitgate.checks.withheld` keeps the name out of every record.
 Binary files are skipped by the scanner. Admins allowlist by path glob or by secret hash in
 config; in-repo `pragma: allowlist secret` comments are written by the very agent the gate
 guards against and are not trusted.
@@ -20,7 +24,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitgate import globs
-from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
+from gitgate.checks.base import (
+    UNSTORABLE_PATHS,
+    CheckContext,
+    Finding,
+    Verdict,
+    short,
+    updates_for,
+)
 from gitgate.config import Rule
 from gitgate.push import FileChange, Push
 
@@ -96,7 +107,17 @@ def scan_items(push: Push, update: Any, scan_cfg: Any) -> list[ScanItem]:
         )
     for tag in update.new_tags:
         items.append(ScanItem(b"tag:" + tag.id, "tag message", tag.id, message=tag.message))
+    ref = update.ref.encode("utf-8", "surrogateescape")
+    items.append(ScanItem(b"ref:" + ref, UNSTORABLE_PATHS[0], b"", message=ref))
     return items
+
+
+def option_items(push: Push) -> list[ScanItem]:
+    """Push options, one item (one line) each: agents pass tokens as `-o token=...` too."""
+    return [
+        ScanItem(b"opt:" + option.encode(), UNSTORABLE_PATHS[1], b"", message=option.encode())
+        for option in push.push_options
+    ]
 
 
 class Secrets:
@@ -141,11 +162,14 @@ class Secrets:
             if not rule.secrets:
                 continue
             items = scan_items(push, update, scan_cfg)
-            for item in items:
-                unique.setdefault(item.key, item)
             per_ref.append((update.ref, items))
         if not per_ref:
             return []
+        options = option_items(push)
+        for _, items in per_ref:
+            items.extend(options)
+            for item in items:
+                unique.setdefault(item.key, item)
         if ctx.scanner is None:
             raise RuntimeError("no secret scanner configured")
         from gitgate.scanning import ScanError, ScanTimeout
@@ -179,11 +203,12 @@ class Secrets:
                     self.name,
                     ref,
                     h.type,
-                    commit=short(item.commit),
+                    commit=short(item.commit) if item.commit else None,
                     path=item.path,
-                    line=h.line,
+                    line=h.line if item.path not in UNSTORABLE_PATHS else None,
                     type=h.type,
                     hash=h.secret_hash[:HASH_CHARS],
+                    confidence=h.confidence,
                 )
                 for item in items
                 for h in hits.get(item.key, [])
@@ -197,8 +222,9 @@ class Secrets:
                     reason=f"{len(findings)} secret(s) found in new content" if findings else "",
                     findings=findings,
                     hint="remove the secret from the file(s) (git rm --cached for whole files) "
-                    "or the commit message, rewrite the commits that added it (git commit "
-                    "--amend, or git rebase -i), and rotate the secret: it has left your machine",
+                    "or the commit message (or rename the branch or tag, or drop the push "
+                    "option), rewrite the commits that added it (git commit --amend, or git "
+                    "rebase -i), and rotate the secret: it has left your machine",
                 )
             )
         return verdicts

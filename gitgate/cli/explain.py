@@ -68,6 +68,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"  protected paths: {rule.protected_paths or 'none'} -> {acts['protected_paths']}")
         print(f"  secrets: {'scanned' if rule.secrets else 'not scanned'} -> {acts['secrets']}")
         print(f"  lfs pointers without their objects -> {acts['lfs']}")
+        levels = dataclasses.asdict(rule.secret_actions)
+        if any(levels.values()):
+            per = ", ".join(f"{k} -> {v or acts['secrets']}" for k, v in levels.items())
+            print(f"  secrets by confidence: {per}")
         deny = rule.deny
         print(
             f"  deny: force_push={deny.force_push} delete_ref={deny.delete_ref} "

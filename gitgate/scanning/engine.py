@@ -12,8 +12,12 @@ How the default settings are changed, and why (all in `configure`):
   tame the keyword plugin's false positives, so it is kept, but only for the heuristic plugins
   (keyword, entropy), the same split detect-secrets makes for `is_likely_id_string`. Tokens with
   a fixed shape are reported wherever they sit.
+- It also dropped secrets passed as call arguments (`connect(password="...")`), so a
+  heuristic finding whose value is written quoted on the line is kept.
 - With those two gone, no filter looks beyond the line itself, which is what makes the
   prefilter exact and lets a blob be scanned in chunks of lines.
+- The gate adds its own plugins (`detectors`, through detect-secrets' custom-plugin paths) and
+  filters (`filters`), and gives each finding a confidence (`confidence`).
 - Filename-only filters (lock files, swagger, "non-text" extensions) are never consulted: the
   line scanner does not call them, and a gate must not let a file name switch scanning off.
 
@@ -35,20 +39,31 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.core.potential_secret import PotentialSecret
 from detect_secrets.core.scan import _process_line_based_plugins
 from detect_secrets.filters.heuristic import is_indirect_reference
 from detect_secrets.plugins.base import BasePlugin, RegexBasedDetector
 from detect_secrets.settings import default_settings, get_filters, get_plugins, get_settings
 
+from gitgate.scanning import detectors, filters
+from gitgate.scanning.confidence import confidence
 from gitgate.scanning.hints import UnsupportedPlugin
 from gitgate.scanning.model import RawHit, ScanError
 from gitgate.scanning.prefilter import Prefilter
 
 ALLOWLIST_PRAGMA = "detect_secrets.filters.allowlist.is_line_allowlisted"
 INDIRECT_REFERENCE = "detect_secrets.filters.heuristic.is_indirect_reference"
+IP_PLUGIN = "IPPublicDetector"
 VERIFICATION = "detect_secrets.filters.common.is_ignored_due_to_verification_policies"
 INDIRECT_REFERENCE_HEURISTIC = f"{__name__}.is_indirect_reference_for_heuristics"
+GATE_FILTERS = (
+    INDIRECT_REFERENCE_HEURISTIC,
+    f"{filters.__name__}.is_placeholder",
+    f"{filters.__name__}.is_weak_heuristic",
+    f"{filters.__name__}.is_example_credential",
+    f"{filters.__name__}.is_key_header_mention",
+)
 
 # (item id, filename given to detect-secrets, number of the first line, raw bytes)
 WorkItem = tuple[int, str, int, bytes]
@@ -62,7 +77,9 @@ def is_indirect_reference_for_heuristics(secret: str, line: str, plugin: BasePlu
     detect-secrets injects arguments by name: taking `secret` makes this run once per finding
     (with its plugin) instead of once per line for all plugins.
     """
-    return not isinstance(plugin, RegexBasedDetector) and is_indirect_reference(line)
+    if isinstance(plugin, RegexBasedDetector) or f'"{secret}"' in line or f"'{secret}'" in line:
+        return False
+    return is_indirect_reference(line)
 
 
 @dataclass
@@ -86,8 +103,20 @@ def configure() -> Engine:
     atexit.register(settings_cm.__exit__, None, None, None)
     settings = get_settings()
     settings.disable_filters(ALLOWLIST_PRAGMA, INDIRECT_REFERENCE)
-    settings.filters[INDIRECT_REFERENCE_HEURISTIC] = {}
+    # Its every finding is dropped by the default filter is_not_alphanumeric_string (an IPv4
+    # address has no letter), and a public IP is no secret: its scan pass is pure cost.
+    settings.disable_plugins(IP_PLUGIN)
+    for path in GATE_FILTERS:
+        settings.filters[path] = {}
     get_filters.cache_clear()
+    settings.configure_plugins(
+        [
+            {"name": name, "path": f"file://{path}"}
+            for path in detectors.PLUGIN_FILES
+            for name in detectors.plugin_names(path)
+        ]
+    )
+    get_mapping_from_secret_type_to_class.cache_clear()
     if VERIFICATION in settings.filters:  # would send secrets to third-party APIs
         raise ScanError("detect-secrets verification must stay disabled")
     plugins = list(get_plugins())
@@ -122,8 +151,36 @@ def scan_text(
     for found in _process_line_based_plugins(numbered, filename):
         line = lines[found.line_number - first_line].rstrip()
         for value in _whole_tokens(by_type[found.type], found.secret_value or "", line):
-            hits.add((found.type, found.line_number, PotentialSecret.hash_secret(value)))
-    return sorted(hits, key=lambda hit: (hit[1], hit[0], hit[2]))
+            if value != found.secret_value and filters.is_placeholder(value):
+                continue  # ghp_xxxx...: the plugin reported "ghp", the filters saw only that
+            start = max(0, line.find(value))
+            byte_start = len(line[:start].encode("utf-8", "surrogatepass"))
+            hits.add(
+                (
+                    found.type,
+                    found.line_number,
+                    PotentialSecret.hash_secret(value),
+                    confidence(found.type, value, filename),
+                    byte_start,
+                    byte_start + len(value.encode("utf-8", "surrogatepass")),
+                )
+            )
+    return _one_per_secret(hits)
+
+
+def _one_per_secret(hits: set[RawHit]) -> list[RawHit]:
+    """Where a fixed-shape plugin and a heuristic one report overlapping text on one line
+    (`api_key = "sk-ant-..."`), keep the fixed-shape finding: it names the type."""
+    shaped = [hit for hit in hits if hit[0] not in filters.HEURISTIC_TYPES]
+    return sorted(
+        (
+            hit
+            for hit in hits
+            if hit[0] not in filters.HEURISTIC_TYPES
+            or not any(s[1] == hit[1] and s[4] < hit[5] and hit[4] < s[5] for s in shaped)
+        ),
+        key=lambda hit: (hit[1], hit[0], hit[2]),
+    )
 
 
 def _whole_tokens(plugin: Any, value: str, line: str) -> list[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# (secret type, 1-based line, sha1 hex of the secret): the only shape that leaves a worker.
-RawHit = tuple[str, int, str]
+# (secret type, 1-based line, sha1 hex of the secret, confidence, byte span in the line): the
+# only shape that leaves a worker.
+RawHit = tuple[str, int, str, str, int, int]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,9 @@ class SecretHit:
     type: str  # detect-secrets plugin secret type, e.g. "AWS Access Key"
     line: int  # 1-based line number in the blob
     secret_hash: str
+    confidence: str = "high"  # high | medium | low (see gitgate.scanning.confidence)
+    start: int = 0  # byte offsets of the secret within its line (for masking), end exclusive
+    end: int = 0
 
 
 class ScanError(Exception):

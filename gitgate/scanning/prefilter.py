@@ -23,10 +23,10 @@ import sys
 from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, compress
 from typing import Any
 
-from gitgate.scanning.hints import Hint, UnsupportedPlugin, hints_for
+from gitgate.scanning.hints import LONG_WORD, Hint, UnsupportedPlugin, hints_for
 
 
 @lru_cache(maxsize=8)
@@ -57,6 +57,12 @@ def _folded_letters(hints: Sequence[Hint]) -> str:
     return "abcdefghijklmnopqrstuvwxyz" + "".join(sorted(extra))
 
 
+def _literal_of(pattern: str) -> str:
+    """The string a pattern matches if it is a plain (escaped) literal, else ""."""
+    plain = re.sub(r"\\(.)", r"\1", pattern)
+    return plain if re.escape(plain) == pattern else ""
+
+
 class Prefilter:
     """Candidate and confirmed lines for one set of configured plugin instances."""
 
@@ -64,13 +70,48 @@ class Prefilter:
         """Raises UnsupportedPlugin if any plugin has no known hints."""
         self._plugins = list(plugins)
         hints = [(hint, index) for index, p in enumerate(self._plugins) for hint in hints_for(p)]
-        self._exact = [(re.compile(h.pattern), i) for h, i in hints if not h.folded]
-        self._folded = [(re.compile(h.pattern), i) for h, i in hints if h.folded]
+        # One pass per distinct hint, for every plugin that declares it.
+        grouped: dict[tuple[str, bool, bool], list[int]] = {}
+        for h, i in hints:
+            grouped.setdefault((h.pattern, h.folded, h.long_word), []).append(i)
+        # (regex, plugin indexes, whether to look in the long words first: see Hint.long_word)
+        self._exact = [
+            (re.compile(pattern), tuple(found), long_word, _literal_of(pattern))
+            for (pattern, folded, long_word), found in grouped.items()
+            if not folded
+        ]
+        self._folded = [
+            (re.compile(pattern), tuple(found), long_word)
+            for (pattern, folded, long_word), found in grouped.items()
+            if folded
+        ]
         self._fold = fold_table(_folded_letters([h for h, _ in hints]))
         ascii_part = {k: v for k, v in self._fold.items() if k < 128}
         if ascii_part != {ord(c.upper()): c for c in "abcdefghijklmnopqrstuvwxyz"}:
             # The fast path below uses str.lower() for ASCII text; it must agree with the table.
             raise UnsupportedPlugin("ASCII case folding is not A-Z -> a-z")
+        # For non-ASCII text, str.lower() (C speed) then str.replace() of the few characters
+        # lower() leaves unlike the table (long s stays long s): translate() with a dict is
+        # ~10x slower. lower() turns letters into letters, so this may fold more than the
+        # table (more candidates, harmless) but never less.
+        # (A character whose lower() is longer, like İ, changes the length: see `fold`.)
+        self._after_lower = {
+            chr(k).lower(): v
+            for k, v in self._fold.items()
+            if len(chr(k).lower()) == 1 and chr(k).lower() != v
+        }
+
+    def fold(self, text: str) -> str:
+        """`text` case-folded for the folded hints, one character for one."""
+        if text.isascii():
+            return text.lower()
+        folded = text.lower()
+        if len(folded) != len(text):
+            return text.translate(self._fold)  # lower() expanded a character (İ -> i̇)
+        for char, letter in self._after_lower.items():
+            if char in folded:
+                folded = folded.replace(char, letter)
+        return folded
 
     def lines_to_scan(self, lines: Sequence[str], filename: str) -> list[int]:
         """Indexes (0-based) of the lines detect-secrets has to scan, in order."""
@@ -85,24 +126,32 @@ class Prefilter:
     def candidates(self, stripped: Sequence[str]) -> dict[int, set[int]]:
         """Line index -> indexes of the plugins whose hints match that (right-stripped) line."""
         text = "\n".join(stripped)
-        spans: list[tuple[int, int, int]] = []
-        for regex, plugin in self._exact:
-            spans.extend((m.start(), m.end(), plugin) for m in regex.finditer(text))
+        spans: list[tuple[int, int, tuple[int, ...]]] = []
+        all_words = text.split()
+        # The long words, picked at C speed (no Python loop over the words).
+        words = "\n".join(compress(all_words, map((LONG_WORD - 1).__lt__, map(len, all_words))))
+        for regex, plugins, long_word, literal in self._exact:
+            if long_word and not (literal in words if literal else regex.search(words)):
+                continue
+            spans.extend((m.start(), m.end(), plugins) for m in regex.finditer(text))
         if self._folded:
-            # translate() maps one character to one, so offsets (and lines) stay the same.
-            folded = text.lower() if text.isascii() else text.translate(self._fold)
-            for regex, plugin in self._folded:
-                spans.extend((m.start(), m.end(), plugin) for m in regex.finditer(folded))
+            folded = self.fold(text)  # one character for one: offsets (and lines) stay
+            # Folding keeps whitespace where it is: the folded text's long words are these.
+            folded_words = self.fold(words)
+            for regex, plugins, long_word in self._folded:
+                if long_word and regex.search(folded_words) is None:
+                    continue
+                spans.extend((m.start(), m.end(), plugins) for m in regex.finditer(folded))
         if not spans:
             return {}
         starts = list(accumulate((len(s) for s in stripped), lambda a, n: a + n + 1, initial=0))
         found: dict[int, set[int]] = {}
-        for start, end, plugin in spans:
+        for start, end, plugins in spans:
             # A match that spans lines marks them all; hints are built not to, but be safe.
             first = bisect_right(starts, start) - 1
             last = bisect_right(starts, max(start, end - 1)) - 1
             for index in range(first, last + 1):
-                found.setdefault(index, set()).add(plugin)
+                found.setdefault(index, set()).update(plugins)
         return found
 
     def _confirmed(self, line: str, plugins: set[int], filename: str) -> bool:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import posixpath
 import string
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from multiprocessing.pool import Pool
 
-from gitgate.scanning import engine
+from gitgate.scanning import engine, paths
 from gitgate.scanning.cache import LruCache
 from gitgate.scanning.model import RawHit, ScanAborted, ScanTimeout, SecretHit
 
@@ -33,7 +32,7 @@ CHUNK_BYTES = 256 * 1024
 BINARY_PROBE_BYTES = 8000  # git's rule: a NUL in the first 8000 bytes makes a file binary
 MIN_HASH_PREFIX = 12  # what the gate shows in messages; shorter would allowlist too much
 
-CacheKey = tuple[bytes, str]  # (blob id, file extension: the only part of a name that matters)
+CacheKey = tuple[bytes, str]  # (blob id, pseudo file name: all of a path that matters, `paths`)
 
 
 def is_binary(data: bytes) -> bool:
@@ -95,7 +94,7 @@ class SecretScanner:
     - Binary blobs (a NUL in the first 8000 bytes, as git decides) are not scanned: [].
     - Only the first `max_blob_bytes` of a blob are scanned; the rest is not, and nothing marks
       it. Limit blob sizes in policy if that matters.
-    - Results are cached per (blob id, file extension), before the allowlist is applied.
+    - Results are cached per (blob id, `paths.scan_name(path)`), before the allowlist.
     - Scans are serialised (one at a time uses all workers); waiting for another scan counts
       against the budget.
     - `blobs_scanned` and `cache_hits` count work done, for tests and metrics.
@@ -138,7 +137,7 @@ class SecretScanner:
         cache_hits = 0
         for blob_id, path, data in blobs:
             hits = found.setdefault(blob_id, set())
-            key = (blob_id, posixpath.splitext(path)[1])
+            key = (blob_id, paths.scan_name(path))
             cached = self._cache.get(key)
             if cached is not None:
                 hits.update(cached)
@@ -180,8 +179,10 @@ class SecretScanner:
 
     def _hits(self, raw: set[RawHit]) -> list[SecretHit]:
         return [
-            SecretHit(type=kind, line=line, secret_hash=digest)
-            for kind, line, digest in sorted(raw, key=lambda r: (r[1], r[0], r[2]))
+            SecretHit(kind, line, digest, level, start, end)
+            for kind, line, digest, level, start, end in sorted(
+                raw, key=lambda r: (r[1], r[0], r[2])
+            )
             if not self._allowlisted(digest)
         ]
 
@@ -193,8 +194,8 @@ class SecretScanner:
     ) -> dict[CacheKey, tuple[RawHit, ...]]:
         keys = list(todo)
         items = (
-            # The worker sees only the extension, so the cache key says all that it depends on.
-            (index, "blob" + key[1], first_line, piece)
+            # The worker sees only the pseudo name, so the cache key says all it depends on.
+            (index, key[1], first_line, piece)
             for index, key in enumerate(keys)
             for first_line, piece in split_lines(todo[key][: self._max_blob_bytes])
         )

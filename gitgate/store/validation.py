@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-FINDING_KEYS = frozenset({"check", "ref", "commit", "path", "line", "type", "hash"})
+FINDING_KEYS = frozenset({"check", "ref", "commit", "path", "line", "type", "hash", "confidence"})
+CONFIDENCE_LEVELS = (None, "high", "medium", "low")
 MAX_HASH_LEN = 16
 _HEX = re.compile(r"[0-9a-f]*")
 
@@ -39,5 +40,7 @@ def check_findings(findings: Any) -> list[dict[str, Any]]:
             raise ValueError(
                 f"finding hash must be a short lowercase hex hash (at most {MAX_HASH_LEN} chars)"
             )
+        if finding.get("confidence") not in CONFIDENCE_LEVELS:
+            raise ValueError("finding confidence must be high, medium or low")
         checked.append(dict(finding))
     return checked
