@@ -13,7 +13,7 @@ import logging
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import falcon
@@ -211,8 +211,21 @@ class InfoRefs:
             raise self.svc.upstream_failed(caller, "info-refs", ex) from None
         self.svc.check_status(caller, "info-refs", up)
         _pass_headers(up, resp)
-        body = up.iter_body() if service == "git-upload-pack" else _rewrite_advert(up)
+        if service == "git-upload-pack":
+            body = up.iter_body()
+        else:
+            body = _rewrite_advert(up, lambda tips: self._prefetch(caller.repo, tips))
         resp.stream = _audited(body, self.svc, caller, "info-refs", started)
+
+    def _prefetch(self, repo: str, tips: list[bytes]) -> None:
+        """Upstream has ref tips the mirror lacks (a PR merged, another instance's relay):
+        fetch now, while the client builds its pack, not inside the push."""
+        mirrors = self.svc.rt.mirrors
+        try:
+            if mirrors.lacks_any(repo, tips):
+                mirrors.prefetch(repo)
+        except Exception as ex:  # only an optimisation: the push fetches if it must
+            log.info("early fetch check for %s failed: %s", repo, type(ex).__name__)
 
 
 def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
@@ -222,8 +235,13 @@ def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
             resp.set_header(key, up.headers[key])
 
 
-def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
-    """Pass the receive-pack advertisement with only the capabilities the gate implements."""
+def _rewrite_advert(
+    up: UpstreamResponse, on_tips: Callable[[list[bytes]], None] | None = None
+) -> Iterator[bytes]:
+    """Pass the receive-pack advertisement with only the capabilities the gate implements.
+
+    The branch and tag tips it lists go to `on_tips` before its closing flush is passed on,
+    so an early mirror fetch overlaps the client building its pack."""
     proto = Protocol(up._resp.read, lambda _d: None)
     try:
         first = proto.read_pkt_line()
@@ -233,17 +251,36 @@ def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
         flush = proto.read_pkt_line()
         yield pkt_line(flush)
         line = proto.read_pkt_line()
+        tips: list[bytes] = []
         if line is not None:
             ref, caps = extract_capabilities(line.rstrip(b"\n"))
             yield pkt_line(ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n")
-        else:
-            yield pkt_line(None)
+            _add_tip(tips, ref)
+            while (line := proto.read_pkt_line()) is not None:
+                _add_tip(tips, line.rstrip(b"\n"))
+                yield pkt_line(line)
+        if on_tips is not None and tips:
+            on_tips(tips)
+        yield pkt_line(None)
         yield from up.iter_body()
     except (HangupException, GitProtocolError, ValueError) as ex:
         log.warning("upstream advertisement was malformed: %s", type(ex).__name__)
         yield pkt_line(b"ERR gitgate: upstream sent a malformed ref advertisement")
     finally:
         up.close()
+
+
+def _add_tip(tips: list[bytes], line: bytes) -> None:
+    """The id of an advertised branch or tag (`<id> refs/heads/x`); peeled `^{}` lines and
+    anything else (`capabilities^{}` of an empty repo, pull refs) are not the mirror's."""
+    oid, _, ref = line.partition(b" ")
+    if (
+        ref.startswith((b"refs/heads/", b"refs/tags/"))
+        and not ref.endswith(b"^{}")
+        and len(oid) in (40, 64)
+        and oid.strip(b"0")
+    ):
+        tips.append(oid)
 
 
 def _audited(

@@ -20,8 +20,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dulwich.object_store import DiskObjectStore
@@ -30,7 +31,9 @@ from dulwich.refs import Ref
 
 from gitgate import diskfull
 from gitgate.diskfull import DiskFull
+from gitgate.mirrorpacks import Consolidator, consolidate, pack_names, try_lock
 from gitgate.upstream import Upstream, UpstreamError
+from gitgate.warmstore import WarmStores
 
 log = logging.getLogger("gitgate.mirror")
 
@@ -69,10 +72,15 @@ def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
 class Mirrors:
     """The bare mirrors under `{data_dir}/mirrors/{owner}/{repo}.git`."""
 
-    def __init__(self, data_dir: Path, upstream: Upstream) -> None:
+    def __init__(self, data_dir: Path, upstream: Upstream, max_packs: int = 16) -> None:
         self.root = data_dir / "mirrors"
         self.quarantine_root = data_dir / "quarantine"
         self.upstream = upstream
+        self.max_packs = max_packs  # 0: only `gitgate purge` repacks
+        self.warm = WarmStores()
+        self.consolidator = Consolidator(self.consolidate)
+        self._fetching: dict[str, threading.Event] = {}
+        self._fetching_lock = threading.Lock()
 
     def path(self, repo: str) -> Path:
         return self.root / f"{repo}.git"
@@ -102,6 +110,22 @@ class Mirrors:
                 check=True,
                 capture_output=True,
             )
+
+    def consolidate(self, repo: str) -> int:
+        """Fold the mirror's packs into one if there are more than `max_packs` (see
+        gitgate.mirrorpacks); skipped while another process consolidates this repo."""
+        with try_lock(self.root / f"{repo}.packs.lock") as mine:
+            if not mine:
+                return 0
+            return consolidate(
+                self.path(repo),
+                lambda: file_lock(self.root / f"{repo}.gc.lock"),
+                git_env(),
+                self.max_packs,
+            )
+
+    def pack_count(self, repo: str) -> int:
+        return len(pack_names(self.path(repo) / "objects" / "pack"))
 
     def repos(self) -> list[str]:
         """`owner/name` of every mirror on disk."""
@@ -179,6 +203,45 @@ class Mirrors:
                 with contextlib.suppress(FileExistsError):
                     # .pack before .idx: git ignores a pack until its index exists.
                     os.link(src, dest / src.name)
+        if self.max_packs and self.pack_count(repo) > self.max_packs:
+            self.consolidator.request(repo)  # off the push path: a background thread
+
+    def lacks_any(self, repo: str, ids: Iterable[bytes]) -> bool:
+        """Whether any of these object ids (upstream's ref tips) is missing from the mirror."""
+        objects = self.path(repo) / "objects"
+        if not objects.is_dir():
+            return True
+        with self.in_use(repo), self.warm.borrow(objects) as store:
+            return any(ObjectID(i) not in store for i in ids)
+
+    def prefetch(self, repo: str) -> bool:
+        """Start fetching the mirror in a background thread (the receive-pack advertisement
+        showed refs it lacks), unless this process is fetching it already. A push to the repo
+        then waits for this fetch (`wait_fetch`) instead of unpacking, missing and fetching."""
+        with self._fetching_lock:
+            if repo in self._fetching:
+                return False
+            done = self._fetching[repo] = threading.Event()
+
+        def run() -> None:
+            try:
+                self.fetch(repo)
+            except Exception as ex:  # the push's own fetch reports it, to the right party
+                log.info("early fetch of %s failed: %s", repo, type(ex).__name__)
+            finally:
+                with self._fetching_lock:
+                    self._fetching.pop(repo, None)
+                done.set()
+
+        threading.Thread(target=run, name=f"prefetch-{repo}", daemon=True).start()
+        return True
+
+    def wait_fetch(self, repo: str) -> None:
+        """Wait (up to the upstream timeout) for this process's early fetch of `repo`."""
+        with self._fetching_lock:
+            done = self._fetching.get(repo)
+        if done is not None:
+            done.wait(self.upstream.timeout)
 
     def update_refs(self, repo: str, updates: list[tuple[bytes, bytes]]) -> None:
         """Record refs upstream accepted, so hooks' `--not --all` sees them as upstream."""
@@ -200,21 +263,29 @@ class Quarantine:
         self.dir = Path(tempfile.mkdtemp(prefix="push-", dir=mirrors.quarantine_root))
         self.objects = self.dir / "objects"
         self.mirror_objects = mirrors.path(repo) / "objects"
+        self._borrowed = contextlib.ExitStack()
         try:
             DiskObjectStore.init(str(self.objects)).close()
             # Written directly: dulwich's add_alternate_path lists the new alternate twice (it
             # appends to the list it just read back from the file), doubling every miss.
+            # git's own runs (hooks, repack) read it; dulwich gets the warm store instead.
             (self.objects / "info" / "alternates").write_text(f"{self.mirror_objects}\n")
             self.store = DiskObjectStore(str(self.objects))
+            self.mirror_store = self._borrowed.enter_context(
+                mirrors.warm.borrow(self.mirror_objects)
+            )
         except BaseException:
+            self._borrowed.close()
             shutil.rmtree(self.dir, ignore_errors=True)  # a full disk leaves no half quarantine
             raise
-        # the alternate *is* the mirror's store: one set of pack indexes per push, not two
-        (self.mirror_store,) = self.store.alternates
+        # the alternate *is* the mirror's warm store: its packs stay open between pushes
+        self.store._alternates = [self.mirror_store]
 
     def close(self) -> None:
+        self.store._alternates = None  # the warm store is not this push's to close
         with contextlib.suppress(Exception):
             self.store.close()
+        self._borrowed.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> Quarantine:

@@ -170,7 +170,7 @@ def build_runtime(
     if credential is None:
         credential = build_credential(config)
     upstream = Upstream(config.upstream.git_url, credential, timeout=config.upstream.timeout)
-    mirrors = Mirrors(data, upstream)
+    mirrors = Mirrors(data, upstream, config.storage.mirror_max_packs)
     if scanner is None:
         from gitgate.scanning import SecretScanner
 
