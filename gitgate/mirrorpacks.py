@@ -6,8 +6,9 @@ Object lookups go pack by pack, so a busy repo got slower with every push until 
 packs, a background thread (never the push that crossed the line) consolidates them:
 
 1. `git pack-objects --stdin-packs` writes one new pack holding every object of the packs
-   it was given, reachable or not (an adopted push's objects may have no ref in the mirror
-   yet). Nothing is removed, so pushes in flight read on undisturbed.
+   it was given (the small ones, picked as `git repack --geometric=2` does), reachable or
+   not (an adopted push's objects may have no ref in the mirror yet). Nothing is removed,
+   so pushes in flight read on undisturbed.
 2. Under the mirror's exclusive `gc` lock, which waits for pushes in flight (they hold it
    shared, see `Mirrors.in_use`), the consolidated packs are removed, index first so no
    reader ever sees a pack without one. That step is a few unlinks: new pushes wait for
@@ -65,6 +66,32 @@ def try_lock(path: Path) -> Iterator[bool]:
         os.close(fd)
 
 
+def roll_up(names: list[str], pack_dir: Path, max_packs: int) -> list[str]:
+    """The packs to fold into one, as git's `repack --geometric=2` picks them: the small ones,
+    until every pack left is at least twice the size of all smaller ones together. So the
+    big packs of a big mirror are not rewritten every few pushes. All of them when that would
+    still leave more than half of `max_packs` (the bound must hold with room to spare)."""
+    sizes = []
+    for name in names:
+        try:
+            sizes.append(((pack_dir / f"{name}.pack").stat().st_size, name))
+        except FileNotFoundError:
+            continue
+    sizes.sort()
+    split = 0
+    for i in range(len(sizes) - 1, 0, -1):
+        if sizes[i - 1][0] * 2 > sizes[i][0]:
+            split = i
+            break
+    total = sum(size for size, _ in sizes[:split])
+    while split < len(sizes) and total * 2 > sizes[split][0]:
+        total += sizes[split][0]
+        split += 1
+    if split < 2 or len(sizes) - split + 1 > max(max_packs // 2, 1):
+        return [name for _, name in sizes]
+    return [name for _, name in sizes[:split]]
+
+
 def consolidate(
     git_dir: Path,
     exclusive: Callable[[], contextlib.AbstractContextManager[None]],
@@ -74,9 +101,10 @@ def consolidate(
     """Pack every pack of `git_dir` into one when there are more than `max_packs`; return how
     many packs were removed. `exclusive()` is the lock no push holds while it reads."""
     pack_dir = git_dir / "objects" / "pack"
-    old = pack_names(pack_dir)
-    if len(old) <= max(max_packs, 1):
+    present = pack_names(pack_dir)
+    if len(present) <= max(max_packs, 1):
         return 0
+    old = roll_up(present, pack_dir, max_packs)
     proc = subprocess.run(
         [
             "git",
