@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import uuid
 from typing import Any
 
@@ -113,17 +112,4 @@ def get_app() -> falcon.App:
 
     # SIGTERM: stop scans now and refuse what they were checking, then gunicorn's own stop
     shutdown.install(scanner.abort if scanner is not None else lambda: None, close)
-    if scanner is not None:
-        threading.Thread(
-            target=_warm_scanner, args=(scanner,), name="gitgate-warm", daemon=True
-        ).start()
     return app
-
-
-def _warm_scanner(scanner: Any) -> None:
-    """Start the scanner's processes now, not on the worker's first push (~200 ms that push
-    would wait): one scan of a line that holds no secret. Failing here costs only speed."""
-    try:
-        scanner.scan([(b"0" * 40, "gitgate-warm-up.txt", b"warm up\n")], budget_s=60)
-    except Exception as ex:
-        log.info("scanner warm-up skipped: %s", type(ex).__name__)

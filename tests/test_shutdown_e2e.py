@@ -189,11 +189,3 @@ def test_ctrl_c_after_a_scanned_push_stops_everything(
     # a pool process interrupted mid-wait dies (holding the task queue's lock at times, which
     # is what left the worker stuck) and the pool respawns it: none may take the SIGINT
     assert "KeyboardInterrupt" not in log and "Traceback" not in log, log
-
-
-def test_scanner_processes_start_with_the_worker_and_stop_with_it(gate: GateProcess) -> None:
-    """Issue #11: the first push of a worker no longer waits for the scanner's processes to
-    start (they start when the worker boots), and SIGTERM still leaves none behind."""
-    assert wait_until(lambda: len(scanners(gate.pid)) >= 3), group(gate.pid)  # no push yet
-    assert _sigterm(gate) < STOP_BOUND_S
-    assert group(gate.pid) == []
