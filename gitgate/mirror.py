@@ -31,6 +31,7 @@ from dulwich.refs import Ref
 
 from gitgate import diskfull
 from gitgate.diskfull import DiskFull
+from gitgate.earlyfetch import EarlyFetches
 from gitgate.mirrorpacks import Consolidator, consolidate, pack_names, try_lock
 from gitgate.upstream import Upstream, UpstreamError
 from gitgate.warmstore import WarmStores
@@ -79,8 +80,9 @@ class Mirrors:
         self.max_packs = max_packs  # 0: only `gitgate purge` repacks
         self.warm = WarmStores()
         self.consolidator = Consolidator(self.consolidate)
-        self._fetching: dict[str, threading.Event] = {}
-        self._fetching_lock = threading.Lock()
+        self.early = EarlyFetches(self.fetch)
+        self._known_lock = threading.Lock()
+        self._known: dict[tuple[str, int], set[bytes]] = {}  # tips seen in each mirror
 
     def path(self, repo: str) -> Path:
         return self.root / f"{repo}.git"
@@ -122,7 +124,13 @@ class Mirrors:
                 lambda: file_lock(self.root / f"{repo}.gc.lock"),
                 git_env(),
                 self.max_packs,
+                self.consolidator.running,
             )
+
+    def close(self) -> None:
+        """Stop background upkeep and close the warm stores (worker exit, tests)."""
+        self.consolidator.stop()
+        self.warm.close()
 
     def pack_count(self, repo: str) -> int:
         return len(pack_names(self.path(repo) / "objects" / "pack"))
@@ -207,41 +215,35 @@ class Mirrors:
             self.consolidator.request(repo)  # off the push path: a background thread
 
     def lacks_any(self, repo: str, ids: Iterable[bytes]) -> bool:
-        """Whether any of these object ids (upstream's ref tips) is missing from the mirror."""
+        """Whether any of these object ids (upstream's ref tips) is missing from the mirror.
+        Tips found once are remembered (a mirror loses no object), so an advertisement of
+        thousands of refs costs set lookups, not thousands of pack searches."""
         objects = self.path(repo) / "objects"
         if not objects.is_dir():
             return True
+        key = (repo, os.stat(objects).st_ino)
+        with self._known_lock:
+            known = self._known.setdefault(key, set())
+            if len(known) > 100_000:
+                known.clear()  # a bound, not a cache policy: it refills from the packs
+            todo = [i for i in ids if i not in known]
+        if not todo:
+            return False
         with self.in_use(repo), self.warm.borrow(objects) as store:
-            return any(ObjectID(i) not in store for i in ids)
+            for i in todo:
+                if ObjectID(i) not in store:
+                    return True
+                with self._known_lock:
+                    known.add(i)
+        return False
 
     def prefetch(self, repo: str) -> bool:
-        """Start fetching the mirror in a background thread (the receive-pack advertisement
-        showed refs it lacks), unless this process is fetching it already. A push to the repo
-        then waits for this fetch (`wait_fetch`) instead of unpacking, missing and fetching."""
-        with self._fetching_lock:
-            if repo in self._fetching:
-                return False
-            done = self._fetching[repo] = threading.Event()
-
-        def run() -> None:
-            try:
-                self.fetch(repo)
-            except Exception as ex:  # the push's own fetch reports it, to the right party
-                log.info("early fetch of %s failed: %s", repo, type(ex).__name__)
-            finally:
-                with self._fetching_lock:
-                    self._fetching.pop(repo, None)
-                done.set()
-
-        threading.Thread(target=run, name=f"prefetch-{repo}", daemon=True).start()
-        return True
+        """Fetch `repo` in the background now (see gitgate.earlyfetch)."""
+        return self.early.start(repo)
 
     def wait_fetch(self, repo: str) -> None:
-        """Wait (up to the upstream timeout) for this process's early fetch of `repo`."""
-        with self._fetching_lock:
-            done = self._fetching.get(repo)
-        if done is not None:
-            done.wait(self.upstream.timeout)
+        """Wait for this process's early fetch of `repo`, if one is running."""
+        self.early.wait(repo, self.upstream.timeout)
 
     def update_refs(self, repo: str, updates: list[tuple[bytes, bytes]]) -> None:
         """Record refs upstream accepted, so hooks' `--not --all` sees them as upstream."""

@@ -97,32 +97,33 @@ def consolidate(
     exclusive: Callable[[], contextlib.AbstractContextManager[None]],
     env: dict[str, str],
     max_packs: int,
+    started: Callable[[subprocess.Popen[bytes] | None], None] = lambda _p: None,
 ) -> int:
-    """Pack every pack of `git_dir` into one when there are more than `max_packs`; return how
-    many packs were removed. `exclusive()` is the lock no push holds while it reads."""
+    """Fold packs of `git_dir` into one when there are more than `max_packs`; return how many
+    packs were removed. `exclusive()` is the lock no push holds while it reads; `started` is
+    told of the git process (and of its end, with None), so that shutdown can stop it."""
     pack_dir = git_dir / "objects" / "pack"
     present = pack_names(pack_dir)
     if len(present) <= max(max_packs, 1):
         return 0
     old = roll_up(present, pack_dir, max_packs)
-    proc = subprocess.run(
-        [
-            "git",
-            "pack-objects",
-            "--stdin-packs",
-            "--delta-base-offset",
-            "-q",
-            str(pack_dir / "pack"),
-        ],
-        input="".join(f"{name}.pack\n" for name in old).encode(),
+    cmd = ["git", "pack-objects", "--stdin-packs", "--delta-base-offset", "-q"]
+    proc = subprocess.Popen(
+        [*cmd, str(pack_dir / "pack")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env={**env, "GIT_DIR": str(git_dir)},
-        capture_output=True,
-        check=False,
     )
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    started(proc)
+    try:
+        out, err = proc.communicate("".join(f"{name}.pack\n" for name in old).encode())
+    finally:
+        started(None)
+    if proc.returncode != 0:  # stopped, or failed: git removes its temporary pack itself
+        detail = err.decode("utf-8", "replace").strip().splitlines()
         raise OSError(f"git pack-objects failed: {detail[-1] if detail else proc.returncode}")
-    new = "pack-" + proc.stdout.decode().strip()
+    new = "pack-" + out.decode().strip()
     if not (pack_dir / f"{new}.idx").is_file():
         raise OSError(f"git pack-objects wrote no index for {new}")
     removed = 0
@@ -153,10 +154,30 @@ class Consolidator:
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._busy = False
+        self._stopped = False
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def running(self, proc: subprocess.Popen[bytes] | None) -> None:
+        """`consolidate`'s `started`: the git process of the round under way."""
+        with self._cond:
+            self._proc = proc
+            if proc is not None and self._stopped:
+                proc.terminate()
+
+    def stop(self) -> None:
+        """No new rounds; a round's git process is terminated (its temporary pack goes with
+        it, the mirror is as before), so no process of the gate outlives it."""
+        with self._cond:
+            self._stopped = True
+            self._pending.clear()
+            if self._proc is not None:
+                self._proc.terminate()
 
     def request(self, repo: str) -> None:
         """Ask for `repo` to be consolidated soon; returns at once."""
         with self._cond:
+            if self._stopped:
+                return
             if repo not in self._pending:
                 self._pending.append(repo)
             if self._thread is None or not self._thread.is_alive():

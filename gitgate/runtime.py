@@ -60,6 +60,7 @@ class Runtime:
         maintenance = self.extras.pop("maintenance", None)
         if maintenance is not None:
             maintenance.stop()
+        self.mirrors.close()
 
     def readiness_problems(self) -> list[str]:
         problems = []

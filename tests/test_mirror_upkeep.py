@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pytest
 from dulwich.object_store import DiskObjectStore
 
 from gitgate.mirror import file_lock, git_env
@@ -158,3 +159,37 @@ def test_roll_up_keeps_big_packs_out_of_the_rewrite(tmp_path: Path) -> None:
     small = sorted(f"pack-s{i}" for i in range(6))
     assert sorted(roll_up(list(sizes), tmp_path, 16)) == small
     assert sorted(roll_up(list(sizes), tmp_path, 2)) == sorted(sizes)  # 3 left would be > 1
+
+
+def test_closing_the_gate_stops_a_consolidation_in_progress(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Worker exit: the round's git process is stopped (nothing of the gate outlives it) and
+    the mirror keeps all its packs and objects."""
+    _, repo = seeded
+    gate = make_gate(sections={"storage": {"mirror_max_packs": 0}})
+    mirrors = gate.runtime.mirrors
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    pushed = []
+    for i in range(3):
+        pushed.append(commit(work, {f"g{i}.txt": f"{i}\n"}, f"g{i}"))
+        assert git("push", "origin", "HEAD:main", cwd=work, check=False).returncode == 0
+    mirror = mirrors.path(repo)
+    before = pack_names(mirror / "objects" / "pack")
+    seen: list[object] = []
+
+    def started(proc: object) -> None:
+        seen.append(proc)
+        if proc is not None:
+            mirrors.consolidator.running(proc)  # type: ignore[arg-type]
+            mirrors.close()  # the worker exits while git writes the new pack
+
+    with pytest.raises(OSError, match="pack-objects failed"):
+        consolidate(mirror, contextlib.nullcontext, git_env(), 1, started)
+    assert seen[0].poll() is not None and seen[-1] is None  # type: ignore[attr-defined]
+    assert pack_names(mirror / "objects" / "pack") == before
+    assert not list((mirror / "objects" / "pack").glob("tmp_*"))
+    assert objects_in(mirror, pushed) == pushed
+    mirrors.consolidator.request(repo)  # a stopped consolidator starts nothing new
+    assert mirrors.consolidator.wait_idle(5)
