@@ -30,6 +30,7 @@ from gitgate.protocol import (
     wrap_report,
 )
 from gitgate.receive import Caller, PushOutcome
+from gitgate.reftips import add_tip, watch_ls_refs
 from gitgate.routes import BadRepo, repo_name
 from gitgate.runtime import Runtime
 from gitgate.upstream import UpstreamError, UpstreamResponse
@@ -168,6 +169,16 @@ class GitService:
             "try again later, and tell the gitgate admin if it persists"
         )
 
+    def early_fetch(self, repo: str, tips: list[bytes]) -> None:
+        """Upstream has ref tips the mirror lacks (a PR merged, another instance's relay):
+        fetch now, while the client builds its pack, not inside the push."""
+        mirrors = self.rt.mirrors
+        try:
+            if mirrors.lacks_any(repo, tips):
+                mirrors.prefetch(repo)
+        except Exception as ex:  # only an optimisation: the push fetches if it must
+            log.info("early fetch check for %s failed: %s", repo, type(ex).__name__)
+
     def audit(self, caller: Caller, service: str, **fields: Any) -> None:
         event = {
             "subject": caller.subject,
@@ -214,18 +225,8 @@ class InfoRefs:
         if service == "git-upload-pack":
             body = up.iter_body()
         else:
-            body = _rewrite_advert(up, lambda tips: self._prefetch(caller.repo, tips))
+            body = _rewrite_advert(up, lambda tips: self.svc.early_fetch(caller.repo, tips))
         resp.stream = _audited(body, self.svc, caller, "info-refs", started)
-
-    def _prefetch(self, repo: str, tips: list[bytes]) -> None:
-        """Upstream has ref tips the mirror lacks (a PR merged, another instance's relay):
-        fetch now, while the client builds its pack, not inside the push."""
-        mirrors = self.svc.rt.mirrors
-        try:
-            if mirrors.lacks_any(repo, tips):
-                mirrors.prefetch(repo)
-        except Exception as ex:  # only an optimisation: the push fetches if it must
-            log.info("early fetch check for %s failed: %s", repo, type(ex).__name__)
 
 
 def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
@@ -255,9 +256,9 @@ def _rewrite_advert(
         if line is not None:
             ref, caps = extract_capabilities(line.rstrip(b"\n"))
             yield pkt_line(ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n")
-            _add_tip(tips, ref)
+            add_tip(tips, ref)
             while (line := proto.read_pkt_line()) is not None:
-                _add_tip(tips, line.rstrip(b"\n"))
+                add_tip(tips, line.rstrip(b"\n"))
                 yield pkt_line(line)
         if on_tips is not None and tips:
             on_tips(tips)
@@ -268,19 +269,6 @@ def _rewrite_advert(
         yield pkt_line(b"ERR gitgate: upstream sent a malformed ref advertisement")
     finally:
         up.close()
-
-
-def _add_tip(tips: list[bytes], line: bytes) -> None:
-    """The id of an advertised branch or tag (`<id> refs/heads/x`); peeled `^{}` lines and
-    anything else (`capabilities^{}` of an empty repo, pull refs) are not the mirror's."""
-    oid, _, ref = line.partition(b" ")
-    if (
-        ref.startswith((b"refs/heads/", b"refs/tags/"))
-        and not ref.endswith(b"^{}")
-        and len(oid) in (40, 64)
-        and oid.strip(b"0")
-    ):
-        tips.append(oid)
 
 
 def _audited(
@@ -341,8 +329,20 @@ class UploadPack:
             raise self.svc.upstream_failed(caller, "upload-pack", ex) from None
         self.svc.check_status(caller, "upload-pack", up)
         _pass_headers(up, resp)
-        resp.stream = _audited(
-            up.iter_body(), self.svc, caller, "upload-pack", started, bytes_in=counter
+        body = up.iter_body()
+        if self._watch(req, up, caller):
+            body = watch_ls_refs(body, lambda tips: self.svc.early_fetch(caller.repo, tips))
+        resp.stream = _audited(body, self.svc, caller, "upload-pack", started, bytes_in=counter)
+
+    def _watch(self, req: falcon.Request, up: UpstreamResponse, caller: Caller) -> bool:
+        """Read the refs of a protocol v2 `ls-refs` answer (an agent's fetch before it pushes)
+        only for a repo the caller may push to whose mirror exists: a read-only clone must
+        not make the gate mirror a repo."""
+        return (
+            "version=2" in (req.get_header("Git-Protocol") or "")
+            and "content-encoding" not in up.headers
+            and can_push_somewhere(self.svc.rt.config.rule, caller.repo, caller.groups)
+            and (self.svc.rt.mirrors.path(caller.repo) / "objects").is_dir()
         )
 
 

@@ -16,6 +16,7 @@ from dulwich.object_store import DiskObjectStore
 
 from gitgate.mirror import file_lock, git_env
 from gitgate.mirrorpacks import consolidate, pack_names, roll_up
+from gitgate.reftips import watch_ls_refs
 from tests.fixtures.gate import GateServer
 from tests.fixtures.upstream import commit, git, rev, upstream_ref
 
@@ -193,3 +194,46 @@ def test_closing_the_gate_stops_a_consolidation_in_progress(
     assert objects_in(mirror, pushed) == pushed
     mirrors.consolidator.request(repo)  # a stopped consolidator starts nothing new
     assert mirrors.consolidator.wait_idle(5)
+
+
+def test_agents_v2_fetch_starts_the_mirror_fetch(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    """An agent fetches (protocol v2: the refs come in an `ls-refs` answer, not in the
+    advertisement) before it rebases and pushes: the mirror fetch starts then."""
+    bare, repo = seeded
+    gate = make_gate()
+    mirrors = gate.runtime.mirrors
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    commit(work, {"a.txt": "a\n"}, "a")
+    assert git("push", "origin", "HEAD:main", cwd=work, check=False).returncode == 0
+    human = tmp_path / "human"
+    git("clone", "-q", str(bare), str(human))
+    theirs = commit(human, {"theirs.txt": "merged on GitHub\n"}, "theirs")
+    git("push", "-q", "origin", "HEAD:main", cwd=human)
+    assert objects_in(mirrors.path(repo), [theirs]) == []
+    git("-c", "protocol.version=2", "fetch", "-q", "origin", cwd=work)
+    assert rev(work, "origin/main") == theirs
+    mirrors.wait_fetch(repo)
+    assert objects_in(mirrors.path(repo), [theirs]) == [theirs]
+
+
+def test_read_only_clone_makes_no_mirror(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    _, repo = seeded
+    gate = make_gate()
+    git("-c", "protocol.version=2", "clone", "-q", gate.remote(repo), str(tmp_path / "w"))
+    assert not gate.runtime.mirrors.path(repo).exists()  # no mirror before a push needs one
+
+
+def test_ls_refs_watcher_passes_every_byte_and_stops_on_a_fetch_answer() -> None:
+    tip = b"1" * 40
+    lines = [f"{len(x) + 4:04x}".encode() + x for x in (tip + b" refs/heads/main\n",)]
+    body = b"".join(lines) + b"0000"
+    got: list[list[bytes]] = []
+    out = b"".join(watch_ls_refs(iter([body[:7], body[7:]]), got.append))
+    assert out == body and got == [[tip]]
+    fetch = b"0015acknowledgments\n0000"
+    assert b"".join(watch_ls_refs(iter([fetch]), got.append)) == fetch and len(got) == 1
