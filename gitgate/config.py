@@ -68,6 +68,8 @@ class StorageConfig:
     # read from the pack's object headers before anything is inflated (gitgate/packlimits.py)
     max_object_bytes: int = 100 * 1024**2
     max_inflated_bytes: int = 2 * 1024**3
+    # more packs than this in a mirror are consolidated in the background (0: only by purge)
+    mirror_max_packs: int = 16
 
 
 @dataclass
@@ -402,6 +404,8 @@ def _validate(cfg: Config, problems: list[str]) -> None:
         problems.append("upstream.app: app_id, installation_id and private_key are required")
     if cfg.server.graceful_timeout < 1:
         problems.append("server.graceful_timeout: must be at least 1 second")
+    if cfg.storage.mirror_max_packs < 0:
+        problems.append("storage.mirror_max_packs: must be 0 (purge only) or more")
     for key in ("max_object_bytes", "max_inflated_bytes"):
         if getattr(cfg.storage, key) < 1:
             problems.append(f"storage.{key}: must be a positive number of bytes")

@@ -14,7 +14,7 @@ import logging
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import falcon
@@ -35,6 +35,7 @@ from gitgate.protocol import (
     wrap_report,
 )
 from gitgate.receive import Caller, PushOutcome
+from gitgate.reftips import add_tip, watch_ls_refs
 from gitgate.routes import BadRepo, canonical_repo
 from gitgate.runtime import Runtime
 from gitgate.upstream import UpstreamError, UpstreamResponse
@@ -184,6 +185,16 @@ class GitService:
             "try again later, and tell the gitgate admin if it persists"
         )
 
+    def early_fetch(self, repo: str, tips: list[bytes]) -> None:
+        """Upstream has ref tips the mirror lacks (a PR merged, another instance's relay):
+        fetch now, while the client builds its pack, not inside the push."""
+        mirrors = self.rt.mirrors
+        try:
+            if mirrors.lacks_any(repo, tips):
+                mirrors.prefetch(repo)
+        except Exception as ex:  # only an optimisation: the push fetches if it must
+            log.info("early fetch check for %s failed: %s", repo, type(ex).__name__)
+
     def audit(self, caller: Caller, service: str, **fields: Any) -> int | None:
         event = {
             "subject": caller.subject,
@@ -227,7 +238,10 @@ class InfoRefs:
             raise self.svc.upstream_failed(caller, "info-refs", ex) from None
         self.svc.check_status(caller, "info-refs", up)
         _pass_headers(up, resp)
-        body = up.iter_body() if service == "git-upload-pack" else _rewrite_advert(up)
+        if service == "git-upload-pack":
+            body = up.iter_body()
+        else:
+            body = _rewrite_advert(up, lambda tips: self.svc.early_fetch(caller.repo, tips))
         resp.stream = _audited(body, self.svc, caller, "info-refs", started)
 
 
@@ -238,8 +252,13 @@ def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
             resp.set_header(key, up.headers[key])
 
 
-def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
-    """Pass the receive-pack advertisement with only the capabilities the gate implements."""
+def _rewrite_advert(
+    up: UpstreamResponse, on_tips: Callable[[list[bytes]], None] | None = None
+) -> Iterator[bytes]:
+    """Pass the receive-pack advertisement with only the capabilities the gate implements.
+
+    The branch and tag tips it lists go to `on_tips` before its closing flush is passed on,
+    so an early mirror fetch overlaps the client building its pack."""
     proto = Protocol(up._resp.read, lambda _d: None)
     try:
         first = proto.read_pkt_line()
@@ -249,11 +268,17 @@ def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
         flush = proto.read_pkt_line()
         yield pkt_line(flush)
         line = proto.read_pkt_line()
+        tips: list[bytes] = []
         if line is not None:
             ref, caps = extract_capabilities(line.rstrip(b"\n"))
             yield pkt_line(ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n")
-        else:
-            yield pkt_line(None)
+            add_tip(tips, ref)
+            while (line := proto.read_pkt_line()) is not None:
+                add_tip(tips, line.rstrip(b"\n"))
+                yield pkt_line(line)
+        if on_tips is not None and tips:
+            on_tips(tips)
+        yield pkt_line(None)
         yield from up.iter_body()
     except (HangupException, GitProtocolError, ValueError) as ex:
         log.warning("upstream advertisement was malformed: %s", type(ex).__name__)
@@ -321,10 +346,23 @@ class UploadPack:
         self.svc.check_status(caller, "upload-pack", up)
         _pass_headers(up, resp)
         body = up.iter_body()
+        if self._watch(req, up, caller):
+            body = watch_ls_refs(body, lambda tips: self.svc.early_fetch(caller.repo, tips))
         if "content-encoding" not in up.headers:  # queue outcomes ride on a v2 packfile
             v2 = "version=2" in (req.get_header("Git-Protocol") or "")
             body = on_fetch(body, caller, v2)
         resp.stream = _audited(body, self.svc, caller, "upload-pack", started, bytes_in=counter)
+
+    def _watch(self, req: falcon.Request, up: UpstreamResponse, caller: Caller) -> bool:
+        """Read the refs of a protocol v2 `ls-refs` answer (an agent's fetch before it pushes)
+        only for a repo the caller may push to whose mirror exists: a read-only clone must
+        not make the gate mirror a repo."""
+        return (
+            "version=2" in (req.get_header("Git-Protocol") or "")
+            and "content-encoding" not in up.headers
+            and can_push_somewhere(self.svc.rt.config.rule, caller.repo, caller.groups)
+            and (self.svc.rt.mirrors.path(caller.repo) / "objects").is_dir()
+        )
 
 
 class _Counter:

@@ -118,6 +118,7 @@ def _unpacked(
     limits: Limits,
 ) -> Iterator[tuple[Quarantine, Push]]:
     fetched = False
+    mirrors.wait_fetch(repo)  # an early fetch, started by the advertisement, may be running
     if not (mirror / "packed-refs").exists() and not any(
         p.is_file() for p in (mirror / "refs").rglob("*")
     ):

@@ -20,8 +20,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dulwich.object_store import DiskObjectStore
@@ -30,8 +31,11 @@ from dulwich.refs import Ref
 
 from gitgate import diskfull
 from gitgate.diskfull import DiskFull
+from gitgate.earlyfetch import EarlyFetches
+from gitgate.mirrorpacks import Consolidator, consolidate, pack_names, try_lock
 from gitgate.routes import BadRepo, parse_repo
 from gitgate.upstream import Upstream, UpstreamError
+from gitgate.warmstore import WarmStores
 
 log = logging.getLogger("gitgate.mirror")
 
@@ -70,10 +74,16 @@ def file_lock(path: Path, *, shared: bool = False) -> Iterator[None]:
 class Mirrors:
     """The bare mirrors under `{data_dir}/mirrors/{owner}/{repo}.git`."""
 
-    def __init__(self, data_dir: Path, upstream: Upstream) -> None:
+    def __init__(self, data_dir: Path, upstream: Upstream, max_packs: int = 16) -> None:
         self.root = data_dir / "mirrors"
         self.quarantine_root = data_dir / "quarantine"
         self.upstream = upstream
+        self.max_packs = max_packs  # 0: only `gitgate purge` repacks
+        self.warm = WarmStores()
+        self.consolidator = Consolidator(self.consolidate)
+        self.early = EarlyFetches(self.fetch)
+        self._known_lock = threading.Lock()
+        self._known: dict[tuple[str, int], set[bytes]] = {}  # tips seen in each mirror
 
     def path(self, repo: str) -> Path:
         # Always the canonical name (gitgate.routes): one mirror and one lock per repository
@@ -105,6 +115,28 @@ class Mirrors:
                 check=True,
                 capture_output=True,
             )
+
+    def consolidate(self, repo: str) -> int:
+        """Fold the mirror's packs into one if there are more than `max_packs` (see
+        gitgate.mirrorpacks); skipped while another process consolidates this repo."""
+        with try_lock(self.root / f"{repo}.packs.lock") as mine:
+            if not mine:
+                return 0
+            return consolidate(
+                self.path(repo),
+                lambda: file_lock(self.root / f"{repo}.gc.lock"),
+                git_env(),
+                self.max_packs,
+                self.consolidator.running,
+            )
+
+    def close(self) -> None:
+        """Stop background upkeep and close the warm stores (worker exit, tests)."""
+        self.consolidator.stop()
+        self.warm.close()
+
+    def pack_count(self, repo: str) -> int:
+        return len(pack_names(self.path(repo) / "objects" / "pack"))
 
     def repos(self) -> list[str]:
         """`owner/name` of every mirror on disk under its canonical (lower-case) path."""
@@ -196,6 +228,39 @@ class Mirrors:
                 with contextlib.suppress(FileExistsError):
                     # .pack before .idx: git ignores a pack until its index exists.
                     os.link(src, dest / src.name)
+        if self.max_packs and self.pack_count(repo) > self.max_packs:
+            self.consolidator.request(repo)  # off the push path: a background thread
+
+    def lacks_any(self, repo: str, ids: Iterable[bytes]) -> bool:
+        """Whether any of these object ids (upstream's ref tips) is missing from the mirror.
+        Tips found once are remembered (a mirror loses no object), so an advertisement of
+        thousands of refs costs set lookups, not thousands of pack searches."""
+        objects = self.path(repo) / "objects"
+        if not objects.is_dir():
+            return True
+        key = (repo, os.stat(objects).st_ino)
+        with self._known_lock:
+            known = self._known.setdefault(key, set())
+            if len(known) > 100_000:
+                known.clear()  # a bound, not a cache policy: it refills from the packs
+            todo = [i for i in ids if i not in known]
+        if not todo:
+            return False
+        with self.in_use(repo), self.warm.borrow(objects) as store:
+            for i in todo:
+                if ObjectID(i) not in store:
+                    return True
+                with self._known_lock:
+                    known.add(i)
+        return False
+
+    def prefetch(self, repo: str) -> bool:
+        """Fetch `repo` in the background now (see gitgate.earlyfetch)."""
+        return self.early.start(repo)
+
+    def wait_fetch(self, repo: str) -> None:
+        """Wait for this process's early fetch of `repo`, if one is running."""
+        self.early.wait(repo, self.upstream.timeout)
 
     def update_refs(self, repo: str, updates: list[tuple[bytes, bytes]]) -> None:
         """Record refs upstream accepted, so hooks' `--not --all` sees them as upstream."""
@@ -217,21 +282,29 @@ class Quarantine:
         self.dir = Path(tempfile.mkdtemp(prefix="push-", dir=mirrors.quarantine_root))
         self.objects = self.dir / "objects"
         self.mirror_objects = mirrors.path(repo) / "objects"
+        self._borrowed = contextlib.ExitStack()
         try:
             DiskObjectStore.init(str(self.objects)).close()
             # Written directly: dulwich's add_alternate_path lists the new alternate twice (it
             # appends to the list it just read back from the file), doubling every miss.
+            # git's own runs (hooks, repack) read it; dulwich gets the warm store instead.
             (self.objects / "info" / "alternates").write_text(f"{self.mirror_objects}\n")
             self.store = DiskObjectStore(str(self.objects))
+            self.mirror_store = self._borrowed.enter_context(
+                mirrors.warm.borrow(self.mirror_objects)
+            )
         except BaseException:
+            self._borrowed.close()
             shutil.rmtree(self.dir, ignore_errors=True)  # a full disk leaves no half quarantine
             raise
-        # the alternate *is* the mirror's store: one set of pack indexes per push, not two
-        (self.mirror_store,) = self.store.alternates
+        # the alternate *is* the mirror's warm store: its packs stay open between pushes
+        self.store._alternates = [self.mirror_store]
 
     def close(self) -> None:
+        self.store._alternates = None  # the warm store is not this push's to close
         with contextlib.suppress(Exception):
             self.store.close()
+        self._borrowed.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> Quarantine:

@@ -72,6 +72,7 @@ class Runtime:
         maintenance = self.extras.pop("maintenance", None)
         if maintenance is not None:
             maintenance.stop()
+        self.mirrors.close()
 
     def readiness_problems(self) -> list[str]:
         problems = []
@@ -190,7 +191,7 @@ def build_runtime(
     if credential is None:
         credential = build_credential(config)
     upstream = Upstream(config.upstream.git_url, credential, timeout=config.upstream.timeout)
-    mirrors = Mirrors(data, upstream)
+    mirrors = Mirrors(data, upstream, config.storage.mirror_max_packs)
     if scanner is None:
         from gitgate.scanning import SecretScanner
 

@@ -160,3 +160,32 @@ def test_scanner_processes_die_with_a_killed_worker(
     finally:
         push.kill()
         push.wait()
+
+
+def test_ctrl_c_after_a_scanned_push_stops_everything(
+    gate: GateProcess, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Ctrl-C in a terminal sends SIGINT to the whole foreground process group: arbiter,
+    worker, fork server and scanner pool alike. The pool's processes must leave stopping to
+    the gate (not die and be respawned by the pool), so the worker exits and nothing remains."""
+    bare, repo = seeded
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    new = commit(work, {"src/util.py": "def util():\n    return 3\n"}, "scanned, clean")
+    assert git("push", "origin", "HEAD:main", cwd=work, check=False).returncode == 0
+    assert upstream_ref(bare, "refs/heads/main") == new
+    pool = scanners(gate.pid)
+    assert len(pool) >= 3  # fork server plus two workers, made by the scan
+    assert gate.proc is not None
+    started = time.monotonic()
+    os.killpg(gate.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    try:
+        gate.proc.wait(STOP_BOUND_S * 3)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running {STOP_BOUND_S * 3} s after Ctrl-C: {group(gate.pid)}")
+    assert time.monotonic() - started < STOP_BOUND_S
+    assert wait_until(lambda: group(gate.pid) == [], 10), group(gate.pid)
+    log = gate.log_text()
+    # a pool process interrupted mid-wait dies (holding the task queue's lock at times, which
+    # is what left the worker stuck) and the pool respawns it: none may take the SIGINT
+    assert "KeyboardInterrupt" not in log and "Traceback" not in log, log

@@ -33,6 +33,7 @@ import atexit
 import logging
 import os
 import select
+import signal
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -197,7 +198,13 @@ def _whole_tokens(plugin: Any, value: str, line: str) -> list[str]:
 
 
 def init_worker(owner: int = 0) -> None:
-    """Pool initializer: configure once; detect-secrets' own logger stays quiet."""
+    """Pool initializer: configure once; detect-secrets' own logger stays quiet.
+
+    SIGINT is ignored: Ctrl-C in a terminal reaches the whole process group, and a pool
+    process it interrupts dies (at times holding the task queue's lock, leaving the gate's
+    worker stuck on exit) and is respawned. The gate stops its pool itself (shutdown.py).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if owner:
         _exit_with(owner)
     logging.getLogger("detect-secrets").disabled = True
