@@ -480,6 +480,8 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
         decision = "reject"
     elif "queue" in effective:
         decision = "queue"
+    elif "mask" in effective:
+        decision = "mask"
     elif any(d.break_glass for d in decisions):
         decision = "break-glass"  # relayed over a reject/queue outcome: stands out in audits
     elif any(d.dry_run and d.action != "allow" for d in decisions):

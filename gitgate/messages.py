@@ -65,6 +65,8 @@ def decision_lines(
         head = f"error: {d.ref}: held for human approval (rule {rule})"
     elif d.effective == "reject":
         head = f"error: {d.ref}: refused by rule {rule}"
+    elif d.effective == "mask":
+        head = f"warning: {d.ref}: secrets found; rule {rule} masks them"
     else:
         head = f"warning: {d.ref}: findings allowed by rule {rule}"
     lines.append(head)
@@ -74,7 +76,7 @@ def decision_lines(
         hidden = len([f for f in v.findings if f.location or f.commit]) - max_findings
         if hidden > 0:
             lines.append(f"  ... and {hidden} more")
-        if v.hint and d.effective != "queue":
+        if v.hint and d.effective not in ("queue", "mask"):
             lines.append(f"hint: {v.hint}")
     if not failed and d.reasons:
         lines.append(f"  {d.reasons[0]}")

@@ -22,6 +22,7 @@ from gitgate import diskfull, hold, messages, shutdown
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
+from gitgate.mask import apply as mask_apply
 from gitgate.metrics import HELD_PUSHES, INSPECTION_SECONDS
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.policy import RefDecision, break_glass_reason, decide, rule_for
@@ -273,9 +274,20 @@ class ReceivePack:
         glass = [d for d in decisions if d.break_glass]
         if glass and self.queue is not None:
             self.queue.break_glass(caller, glass, break_glass_reason(push.push_options) or "")
-        to_relay = [d.command for d in decisions if d.effective == "allow"]
+        to_relay = [d.command for d in decisions if d.effective in ("allow", "mask")]
         to_queue = [d for d in decisions if d.effective == "queue"]
         partial = len(to_relay) != len(req.commands)
+        mask_lines: list[str] = []
+        if any(d.effective == "mask" for d in decisions):
+            # The client's pack holds the secret: relay a pack of the rewritten objects only
+            # (the partial path), and let the mirror adopt nothing of this quarantine.
+            masked = self._mask(decisions, push, outcome, atomic=req.atomic)
+            to_relay = [
+                masked.commands.get(d.command.ref, d.command)
+                for d in decisions
+                if d.effective in ("allow", "mask")
+            ]
+            mask_lines, partial = masked.lines, True
         if to_queue:
             self._queue(caller, spool, req, to_queue, quarantine, push, outcome)
         max_f = self.config.scan.max_findings_shown
@@ -294,6 +306,7 @@ class ReceivePack:
                 queue_ids=outcome.queue_ids,
                 review_hint=self.review_hint,
             )
+            + mask_lines
             + messages.queue_lines(outcome.enqueued)
             + wait_lines,
         )
@@ -316,7 +329,7 @@ class ReceivePack:
         statuses = []
         for d in decisions:
             ref = d.command.ref
-            if d.effective == "allow":
+            if d.effective in ("allow", "mask"):
                 lines = relay_lines.get(ref) or []
                 ok = bool(lines) and lines[0].startswith(b"ok ")
                 reason = (
@@ -339,6 +352,26 @@ class ReceivePack:
             outcome.held = (wait, say, unpack, relay_lines)  # _process holds, then reports
             return b""
         return self._final(req, unpack, statuses, relay_lines)
+
+    def _mask(
+        self, decisions: list[RefDecision], push: Push, outcome: PushOutcome, *, atomic: bool
+    ) -> mask_apply.Masked:
+        """Rewrite the masked refs; a ref the gate cannot mask is refused (fails closed)."""
+        todo = [d for d in decisions if d.effective == "mask"]
+        try:
+            masked = mask_apply.mask_push(push, todo)
+        except Exception as ex:
+            log.error("masking failed: %s", type(ex).__name__)  # APPSEC: never str(ex)
+            for d in todo:
+                d.effective = "reject"
+                d.reasons.insert(0, "the gate could not mask the secret(s) found")
+            for d in decisions if atomic else []:
+                if d.effective == "allow":
+                    d.effective = "reject"
+                    d.reasons = ["atomic push: another ref in it was refused"]
+            return mask_apply.Masked()
+        outcome.events.extend(masked.events)
+        return masked
 
     def _relay(
         self,

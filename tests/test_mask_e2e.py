@@ -1,0 +1,116 @@
+"""The `mask` action through real git: the push lands, upstream gets only masked history."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import secrets
+from tests.fixtures.gate import GateServer
+from tests.fixtures.upstream import commit, git, rev, upstream_ref
+
+MakeGate = Callable[..., GateServer]
+MASK_RULES = [
+    {
+        "name": "masking",
+        "repos": ["**"],
+        "refs": ["**"],
+        "groups": ["*"],
+        "access": "write",
+        "actions": {"secrets": "mask"},
+    }
+]
+
+
+def all_objects(git_dir: Path) -> bytes:
+    """Every object a repository holds, reachable or not, inflated."""
+    return subprocess.run(
+        ["git", "--git-dir", str(git_dir), "cat-file", "--batch-all-objects", "--batch"],
+        capture_output=True,
+        check=True,
+    ).stdout
+
+
+def gate_data(gate: GateServer) -> bytes:
+    """Every byte the gate keeps on disk (the SQLite database, spools, logs...) and every
+    object of every git directory in it (packs are compressed: read them through git)."""
+    root = Path(gate.config.storage.data_dir)
+    files = b"".join(p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file())
+    repos = [p.parent for p in root.rglob("objects") if (p.parent / "HEAD").exists()]
+    assert repos, "the gate keeps no mirror?"
+    return files + b"".join(all_objects(r) for r in repos)
+
+
+def test_mask_one_push_lands_masked(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = make_gate(MASK_RULES)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    key = secrets.AWS_ACCESS_KEY_ID
+    text = f"import boto3\n\nKEY = '{key}'\nregion = 'eu-west-1'\n"
+    mine = commit(work, {"config.py": text}, "add config")
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "HEAD -> main" in result.stderr and "rejected" not in result.stderr
+    assert "new-oid" not in result.stderr
+    up = upstream_ref(bare, "refs/heads/main")
+    assert up is not None and up != mine
+    shown = git("show", f"{up}:config.py", cwd=bare).stdout
+    lines = shown.split("\n")
+    assert len(lines) == len(text.split("\n"))  # line structure kept
+    assert lines[2].startswith("KEY = '**gitgate-masked:AWS Access Key:")
+    assert lines[3] == "region = 'eu-west-1'"
+    # author, committer, dates and message are the agent's
+    fmt = "--format=%an%n%ae%n%at%n%cn%n%ce%n%ct%n%B"
+    assert (
+        git("log", "-1", fmt, up, cwd=bare).stdout == git("log", "-1", fmt, mine, cwd=work).stdout
+    )
+    assert (
+        git("rev-parse", f"{up}^", cwd=bare).stdout == git("rev-parse", f"{mine}^", cwd=work).stdout
+    )
+    assert git("fsck", "--strict", cwd=bare, check=False).returncode == 0
+    # the secret is nowhere upstream nor in the gate's data
+    assert key.encode() not in all_objects(bare)
+    assert key.encode() not in gate_data(gate)
+    # the agent is told what was masked, where, upstream's id, to rotate and how to sync
+    err = result.stderr
+    assert "AWS Access Key at config.py:3" in err
+    assert "**gitgate-masked:AWS Access Key:" in err
+    assert up in err
+    assert "rotate it" in err
+    assert "git pull --rebase" in err
+    assert key not in err
+    # the session record says what was masked and maps the ids
+    from gitgate.store import sessions
+
+    rows = [r for r in sessions.list_sessions() if r.get("decision") == "mask"]
+    assert rows, "no session recorded the mask"
+    event = next(e for e in rows[0]["events"] if e.get("event") == "masked")
+    assert event["commits"] == {mine: up}
+    assert event["secrets"][0]["type"] == "AWS Access Key"
+    assert event["secrets"][0]["path"] == "config.py" and event["secrets"][0]["line"] == 3
+    assert key not in str(rows)
+    # a plain `git pull --rebase` takes upstream's masked history
+    pulled = git("pull", "--rebase", "-q", "origin", "main", cwd=work, check=False)
+    assert pulled.returncode == 0, pulled.stderr
+    assert rev(work) == up
+
+
+def test_mask_only_for_secrets(tmp_path: Path) -> None:
+    from gitgate import config
+
+    path = tmp_path / "g.toml"
+    path.write_text(
+        '[[rule]]\nname = "r"\nrepos = ["**"]\nrefs = ["**"]\ngroups = ["*"]\n'
+        'access = "write"\n[rule.actions]\nprotected_paths = "mask"\nsecrets = "mask"\n'
+    )
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    text = str(err.value)
+    assert "rule[0].actions.protected_paths: mask is only for secrets" in text
+    assert "actions.secrets" not in text
