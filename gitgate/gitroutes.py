@@ -9,12 +9,13 @@ the gate cannot decide through its own fault (database or identity provider down
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import falcon
@@ -23,6 +24,8 @@ from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 
 from gitgate import diskfull
 from gitgate.inband import protocol_error_body
+from gitgate.mask import apply as mask_apply
+from gitgate.mask import mapping as mask_mapping
 from gitgate.outcomes import on_fetch
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
@@ -225,7 +228,10 @@ class InfoRefs:
             raise self.svc.upstream_failed(caller, "info-refs", ex) from None
         self.svc.check_status(caller, "info-refs", up)
         _pass_headers(up, resp)
-        body = up.iter_body() if service == "git-upload-pack" else _rewrite_advert(up)
+        own_tips = None
+        if service == "git-receive-pack" and mask_apply.masking(self.svc.rt.config):
+            own_tips = functools.partial(mask_mapping.own_tips, caller.repo, caller.subject)
+        body = up.iter_body() if service == "git-upload-pack" else _rewrite_advert(up, own_tips)
         resp.stream = _audited(body, self.svc, caller, "info-refs", started)
 
 
@@ -236,8 +242,14 @@ def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
             resp.set_header(key, up.headers[key])
 
 
-def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
-    """Pass the receive-pack advertisement with only the capabilities the gate implements."""
+def _rewrite_advert(
+    up: UpstreamResponse, own_tips: Callable[[list[bytes]], dict[bytes, bytes]] | None = None
+) -> Iterator[bytes]:
+    """Pass the receive-pack advertisement with only the capabilities the gate implements.
+
+    `own_tips` (the `mask` action, gitgate.mask.mapping): upstream id -> the id this caller
+    pushed and the gate masked; such refs show the caller its own tip, so its next push is a
+    fast-forward (the gate rebases it onto the masked commits)."""
     proto = Protocol(up._resp.read, lambda _d: None)
     try:
         first = proto.read_pkt_line()
@@ -247,12 +259,27 @@ def _rewrite_advert(up: UpstreamResponse) -> Iterator[bytes]:
         flush = proto.read_pkt_line()
         yield pkt_line(flush)
         line = proto.read_pkt_line()
-        if line is not None:
-            ref, caps = extract_capabilities(line.rstrip(b"\n"))
-            yield pkt_line(ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n")
-        else:
+        if line is None:
             yield pkt_line(None)
-        yield from up.iter_body()
+            yield from up.iter_body()
+            return
+        ref, caps = extract_capabilities(line.rstrip(b"\n"))
+        head = ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n"
+        if own_tips is None:
+            yield pkt_line(head)
+            yield from up.iter_body()
+            return
+        lines = [head]
+        while (more := proto.read_pkt_line()) is not None:
+            lines.append(more)
+        try:
+            swap = own_tips([x[:40] for x in lines])
+        except Exception as ex:  # the database: the agent sees upstream as it is ("fetch first")
+            log.error("reading the mask map failed: %s", type(ex).__name__)
+            swap = {}
+        for x in lines:
+            yield pkt_line(swap.get(x[:40], x[:40]) + x[40:])
+        yield pkt_line(None)
     except (HangupException, GitProtocolError, ValueError) as ex:
         log.warning("upstream advertisement was malformed: %s", type(ex).__name__)
         yield pkt_line(b"ERR gitgate: upstream sent a malformed ref advertisement")

@@ -90,6 +90,8 @@ class Push:
     push_options: list[str]
     pack_bytes: int
     git_dirs: tuple[str, str] = ("", "")  # (mirror GIT_DIR, quarantine objects) for git runs
+    translate: Callable[[bytes], bytes] = bytes  # agent id -> upstream id (gitgate.mask)
+    known: dict[bytes, bytes] = field(default_factory=dict)  # the same, as stored
 
     def blob(self, blob_id: bytes) -> Blob:
         obj = self.store[ObjectID(blob_id)]
@@ -240,7 +242,9 @@ def build_update(push: Push, command: Command) -> RefUpdate:
         old_kind, old_target = _peel(push.store, command.old)
         if old_kind != "commit":
             update.forced = True  # a ref that held a tree or blob cannot fast-forward
-        elif old_target in _boundary(update.new_commits, push.upstream_has):
+        elif old_target in {
+            push.translate(p) for p in _boundary(update.new_commits, push.upstream_has)
+        }:
             pass  # the usual fast-forward: a new commit's parent is the old tip
         elif not is_ancestor(push.git_dirs, old_target, target):
             update.forced = True

@@ -195,6 +195,7 @@ class ReceivePack:
                 spool,
                 req,
                 inspect,
+                known=mask_apply.known(self.config, caller.repo, req.commands),
                 limits=Limits(
                     max_bytes=self.config.storage.max_push_bytes,
                     max_object_bytes=self.config.storage.max_object_bytes,
@@ -277,17 +278,21 @@ class ReceivePack:
         to_relay = [d.command for d in decisions if d.effective in ("allow", "mask")]
         to_queue = [d for d in decisions if d.effective == "queue"]
         partial = len(to_relay) != len(req.commands)
-        mask_lines: list[str] = []
-        if any(d.effective == "mask" for d in decisions):
+        masked = None
+        if push.known or any(d.effective == "mask" for d in decisions):
+            # what upstream took since the mirror last fetched (an earlier masked push is
+            # never adopted) is what the rewrite builds on
+            self.mirrors.fetch(caller.repo)
+            masked = mask_apply.run(push, decisions, outcome.events, atomic=req.atomic)
+        if masked is not None:
             # The client's pack holds the secret: relay a pack of the rewritten objects only
             # (the partial path), and let the mirror adopt nothing of this quarantine.
-            masked = self._mask(decisions, push, outcome, atomic=req.atomic)
             to_relay = [
                 masked.commands.get(d.command.ref, d.command)
                 for d in decisions
                 if d.effective in ("allow", "mask")
             ]
-            mask_lines, partial = masked.lines, True
+            partial = True
         if to_queue:
             self._queue(caller, spool, req, to_queue, quarantine, push, outcome)
         max_f = self.config.scan.max_findings_shown
@@ -306,7 +311,7 @@ class ReceivePack:
                 queue_ids=outcome.queue_ids,
                 review_hint=self.review_hint,
             )
-            + mask_lines
+            + (masked.lines if masked else [])
             + messages.queue_lines(outcome.enqueued)
             + wait_lines,
         )
@@ -318,6 +323,8 @@ class ReceivePack:
             unpack = result.unpack
             relay_lines = result.refs
             accepted = [(c.ref, c.new) for c in to_relay if result.ok(c.ref)]
+            if masked is not None and accepted:
+                mask_apply.remember(caller.repo, caller.subject, masked)
             if accepted and not partial and len(accepted) == len(to_relay):
                 # APPSEC: only a pack upstream took whole may join the mirror. The mirror
                 # means "upstream has it" (new-commit walks stop there): adopting a pack that
@@ -352,26 +359,6 @@ class ReceivePack:
             outcome.held = (wait, say, unpack, relay_lines)  # _process holds, then reports
             return b""
         return self._final(req, unpack, statuses, relay_lines)
-
-    def _mask(
-        self, decisions: list[RefDecision], push: Push, outcome: PushOutcome, *, atomic: bool
-    ) -> mask_apply.Masked:
-        """Rewrite the masked refs; a ref the gate cannot mask is refused (fails closed)."""
-        todo = [d for d in decisions if d.effective == "mask"]
-        try:
-            masked = mask_apply.mask_push(push, todo)
-        except Exception as ex:
-            log.error("masking failed: %s", type(ex).__name__)  # APPSEC: never str(ex)
-            for d in todo:
-                d.effective = "reject"
-                d.reasons.insert(0, "the gate could not mask the secret(s) found")
-            for d in decisions if atomic else []:
-                if d.effective == "allow":
-                    d.effective = "reject"
-                    d.reasons = ["atomic push: another ref in it was refused"]
-            return mask_apply.Masked()
-        outcome.events.extend(masked.events)
-        return masked
 
     def _relay(
         self,

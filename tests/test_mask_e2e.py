@@ -114,3 +114,59 @@ def test_mask_only_for_secrets(tmp_path: Path) -> None:
     text = str(err.value)
     assert "rule[0].actions.protected_paths: mask is only for secrets" in text
     assert "actions.secrets" not in text
+
+
+def push_secret(gate: GateServer, repo: str, work: Path) -> tuple[str, str]:
+    """Clone through the gate, commit an AWS key, push: (the agent's commit, upstream's)."""
+    git("clone", "-q", gate.remote(repo), str(work))
+    text = f"import boto3\n\nKEY = '{secrets.AWS_ACCESS_KEY_ID}'\n"
+    mine = commit(work, {"config.py": text}, "add config")
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert result.returncode == 0, result.stderr
+    return mine, git("ls-remote", gate.remote(repo), "refs/heads/main", cwd=work).stdout[:40]
+
+
+def test_mask_next_pushes_fast_forward_onto_masked_history(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = make_gate(MASK_RULES)
+    work = tmp_path / "w"
+    mine, first = push_secret(gate, repo, work)
+    assert first == upstream_ref(bare, "refs/heads/main") and first != mine
+    key = secrets.AWS_ACCESS_KEY_ID
+    tips = [first]
+    # two more commits, one push each: the second edits the masked file itself (the key's
+    # line is still in the agent's copy and must be masked again)
+    steps = [
+        {"src/util.py": "def util():\n    return 2\n"},
+        {"config.py": (work / "config.py").read_text() + "region = 'eu-west-1'\n"},
+    ]
+    for n, files in enumerate(steps):
+        local = commit(work, files, f"step {n}")
+        result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+        assert result.returncode == 0, result.stderr
+        assert "HEAD -> main" in result.stderr and "rejected" not in result.stderr
+        assert "fetch first" not in result.stderr
+        up = upstream_ref(bare, "refs/heads/main")
+        assert up is not None and up != local
+        # a fast-forward of the masked history, with the agent's message
+        assert git("rev-parse", f"{up}^", cwd=bare).stdout.strip() == tips[-1]
+        assert git("log", "-1", "--format=%B", up, cwd=bare).stdout.strip() == f"step {n}"
+        tips.append(up)
+    assert git("show", f"{tips[-1]}:src/util.py", cwd=bare).stdout == "def util():\n    return 2\n"
+    config = git("show", f"{tips[-1]}:config.py", cwd=bare).stdout
+    assert "**gitgate-masked:AWS Access Key:" in config and "region = 'eu-west-1'" in config
+    assert git("fsck", "--strict", cwd=bare, check=False).returncode == 0
+    assert key.encode() not in all_objects(bare)
+    # the agent syncs when it wants: git pull --rebase takes the masked history
+    pulled = git("pull", "--rebase", "-q", "origin", "main", cwd=work, check=False)
+    assert pulled.returncode == 0, pulled.stderr
+    assert rev(work) == tips[-1]
+    assert key not in (work / "config.py").read_text()
+    # a second agent sees only the masked history
+    other = tmp_path / "other"
+    git("clone", "-q", gate.remote(repo), str(other))
+    assert rev(other) == tips[-1]
+    assert key.encode() not in all_objects(other / ".git")
+    assert key.encode() not in gate_data(gate)

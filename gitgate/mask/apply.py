@@ -8,14 +8,17 @@ told in `remote:` lines what was masked where, upstream's new ids, and how to sy
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dulwich.object_store import tree_lookup_path
-from dulwich.objects import Blob, ObjectID
+from dulwich.objects import Blob, ObjectID, ShaFile
 
 from gitgate.checks.base import Finding
+from gitgate.config import Config
+from gitgate.mask import mapping
 from gitgate.mask.rewrite import Rewriter
 from gitgate.mask.values import Secret, marker, secrets_in
 from gitgate.policy import RefDecision
@@ -23,6 +26,7 @@ from gitgate.protocol import Command
 from gitgate.push import Push, RefUpdate
 
 MESSAGE_PATHS = ("commit message", "tag message")
+log = logging.getLogger("gitgate.mask")
 
 
 @dataclass
@@ -32,6 +36,8 @@ class Masked:
     commands: dict[bytes, Command] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    maps: dict[str, dict[bytes, bytes]] = field(default_factory=dict)  # for gitgate.mask.mapping
+    originals: dict[bytes, ShaFile] = field(default_factory=dict)
 
 
 def _text(push: Push, update: RefUpdate, f: Finding) -> bytes | None:
@@ -69,32 +75,44 @@ def secrets_for(push: Push, update: RefUpdate, findings: Sequence[Finding]) -> l
     return out
 
 
-def mask_push(push: Push, decisions: Sequence[RefDecision]) -> Masked:
-    """Rewrite the updates of `decisions` (all `mask`) and say what was done."""
+def mask_push(
+    push: Push, decisions: Sequence[RefDecision], known: dict[bytes, bytes] | None = None
+) -> Masked:
+    """Rewrite the relayed updates of `decisions`: those decided `mask` have their secrets
+    masked; any (masked or allowed) building on commits masked earlier (`known`) is rebased
+    onto their masked copies. Only updates that change are in the result's commands."""
+    known = known or {}
     updates = {u.ref: u for u in push.updates}
-    per_ref: list[tuple[RefDecision, RefUpdate, list[Finding]]] = []
     secrets: list[Secret] = []
+    per_ref: list[tuple[RefDecision, RefUpdate, list[Finding]]] = []
     for d in decisions:
-        update = updates[d.ref]
-        findings = [f for v in d.failed if v.check == "secrets" for f in v.findings]
-        secrets.extend(secrets_for(push, update, findings))
+        update = updates.get(d.ref)
+        if update is None:
+            continue
+        findings: list[Finding] = []
+        if d.effective == "mask":
+            findings = [f for v in d.failed if v.check == "secrets" for f in v.findings]
+            secrets.extend(secrets_for(push, update, findings))
         per_ref.append((d, update, findings))
-    rewriter = Rewriter(push.store, push.upstream_has, secrets)
+    rewriter = Rewriter(push.store, push.upstream_has, secrets, known)
     for _, update, _ in per_ref:
         rewriter.commits(update.new_commits)
         rewriter.tags(update.new_tags)
     done = rewriter.flush()
-    out = Masked()
+    out = Masked(maps=done.maps(), originals=done.originals)
     for d, _update, findings in per_ref:
         cmd = d.command
-        new = done.new_id(cmd.new)
-        out.commands[cmd.ref] = Command(cmd.old, new, cmd.ref)
+        old, new = known.get(cmd.old, cmd.old), done.new_id(cmd.new)
+        new = known.get(new, new)
+        if (old, new) == (cmd.old, cmd.new):
+            continue
+        out.commands[cmd.ref] = Command(old, new, cmd.ref)
         out.events.append(
             {
-                "event": "masked",
+                "event": "masked" if findings else "translated",
                 "ref": d.ref,
-                "agent_new": cmd.new.decode(),
-                "upstream_new": new.decode(),
+                "agent": [cmd.old.decode(), cmd.new.decode()],
+                "upstream": [old.decode(), new.decode()],
                 "secrets": [f.record() for f in findings],
                 "commits": {a.decode(): b.decode() for a, b in done.commits.items()},
                 "tags": {a.decode(): b.decode() for a, b in done.tags.items()},
@@ -106,16 +124,21 @@ def mask_push(push: Push, decisions: Sequence[RefDecision]) -> Masked:
             f"warning: {oid.decode()[:12]} was signed; its masked copy upstream is not (a "
             "rule can refuse instead of mask where signatures are required)"
         )
-    out.lines += [
-        "warning: your local commits still contain the secret: rotate it, it has left your machine",
-        "hint: keep working and pushing as usual; to take upstream's masked history when you "
-        "want: git pull --rebase",
-    ]
+    if out.commands:
+        out.lines += [
+            "warning: your local commits still contain the secret: rotate it, it has left "
+            "your machine",
+            "hint: keep working and pushing as usual; to take upstream's masked history when "
+            "you want: git pull --rebase",
+        ]
     return out
 
 
 def _lines(d: RefDecision, findings: Sequence[Finding], old: bytes, new: bytes) -> list[str]:
-    lines = [f"warning: {d.ref}: {len(findings)} secret(s) masked before relaying"]
+    if findings:
+        lines = [f"warning: {d.ref}: {len(findings)} secret(s) masked before relaying"]
+    else:
+        lines = [f"gitgate: {d.ref}: rebased onto the masked history upstream"]
     for f in findings:
         where = f.location or f.path or ""
         mark = marker(f.type or "", f.hash or "").decode()
@@ -123,3 +146,63 @@ def _lines(d: RefDecision, findings: Sequence[Finding], old: bytes, new: bytes) 
     if new != old:
         lines.append(f"  upstream {d.ref} is {new.decode()} (your {old.decode()[:12]}, rewritten)")
     return lines
+
+
+def masking(config: Config) -> bool:
+    """Whether any rule masks: only then does a push pay for reading the map."""
+    return any(r.actions.secrets == "mask" for r in config.rule)
+
+
+def known(config: Config, repo: str, commands: Sequence[Command]) -> Known:
+    """The stored map of `repo` (agent id -> upstream id), when any rule masks; with the
+    agent's own trees and commits when the push builds on a mapped commit."""
+    if not masking(config):
+        return Known({}, [])
+    ids = mapping.load(repo)
+    builds_on = any(c.old in ids for c in commands)
+    return Known(ids, mapping.originals(repo) if builds_on else [])
+
+
+@dataclass
+class Known:
+    """What earlier masks of a repo left for reading its next push (gitgate.inspect)."""
+
+    ids: dict[bytes, bytes]
+    originals: list[ShaFile]
+
+
+def run(
+    push: Push, decisions: list[RefDecision], events: list[dict[str, Any]], *, atomic: bool
+) -> Masked | None:
+    """The push path's step: None when nothing needs rewriting. A ref the gate cannot mask
+    is refused (fails closed), and with it every ref of an atomic push."""
+    relayed = [d for d in decisions if d.effective in ("allow", "mask")]
+    to_mask = [d for d in relayed if d.effective == "mask"]
+    if not to_mask and not push.known:
+        return None
+    try:
+        masked = mask_push(push, relayed, push.known)
+    except Exception as ex:
+        log.error("masking failed: %s", type(ex).__name__)  # APPSEC: never str(ex)
+        for d in to_mask:
+            d.effective = "reject"
+            d.reasons.insert(0, "the gate could not mask the secret(s) found")
+        for d in decisions if atomic else []:
+            if d.effective == "allow":
+                d.effective = "reject"
+                d.reasons = ["atomic push: another ref in it was refused"]
+        return Masked() if to_mask else None
+    if not masked.commands:
+        return None
+    events.extend(masked.events)
+    return masked
+
+
+def remember(repo: str, subject: str, masked: Masked) -> None:
+    """Store the map once upstream took the rewritten objects. If the database fails the push
+    has landed anyway; the agent's next push is then refused `fetch first` (git pull --rebase
+    mends it), so this is logged, not raised."""
+    try:
+        mapping.save(repo, subject, masked.maps, masked.originals)
+    except Exception as ex:
+        log.error("storing the mask map of %s failed: %s", repo, type(ex).__name__)

@@ -27,13 +27,21 @@ class Rewritten:
     signature."""
 
     commits: dict[bytes, bytes] = field(default_factory=dict)
+    trees: dict[bytes, bytes] = field(default_factory=dict)
     blobs: dict[bytes, bytes] = field(default_factory=dict)
     tags: dict[bytes, bytes] = field(default_factory=dict)
     unsigned: list[bytes] = field(default_factory=list)  # rewritten objects that were signed
+    originals: dict[bytes, ShaFile] = field(default_factory=dict)  # trees, commits: no secret
     objects: list[ShaFile] = field(default_factory=list)
 
     def new_id(self, oid: bytes) -> bytes:
         return self.tags.get(oid) or self.commits.get(oid) or oid
+
+    def maps(self) -> dict[str, dict[bytes, bytes]]:
+        """What changed, by kind, for the stored map (gitgate.mask.mapping)."""
+        trees = {a: b for a, b in self.trees.items() if a != b}
+        blobs = {a: b for a, b in self.blobs.items() if a != b}
+        return {"commit": self.commits, "tree": trees, "blob": blobs, "tag": self.tags}
 
 
 class Rewriter:
@@ -44,12 +52,13 @@ class Rewriter:
         store: BaseObjectStore,
         upstream_has: Callable[[bytes], bool],
         secrets: Sequence[Secret],
+        known: dict[bytes, bytes] | None = None,
     ) -> None:
         self.store = store
         self.upstream_has = upstream_has
         self.secrets = sorted(secrets, key=lambda s: -len(s.value))
+        self.known = known or {}  # earlier masks of this repo: agent id -> upstream id
         self.out = Rewritten()
-        self._trees: dict[bytes, bytes] = {}
 
     def _add(self, obj: ShaFile) -> bytes:
         self.out.objects.append(obj)
@@ -58,6 +67,8 @@ class Rewriter:
     def blob(self, oid: bytes) -> bytes:
         if oid in self.out.blobs:
             return self.out.blobs[oid]
+        if oid in self.known:
+            return self.known[oid]
         if self.upstream_has(oid):
             return oid
         data = self.store[ObjectID(oid)].as_raw_string()
@@ -67,8 +78,10 @@ class Rewriter:
         return new
 
     def tree(self, oid: bytes) -> bytes:
-        if oid in self._trees:
-            return self._trees[oid]
+        if oid in self.out.trees:
+            return self.out.trees[oid]
+        if oid in self.known:
+            return self.known[oid]
         if self.upstream_has(oid):
             return oid
         tree = self.store[ObjectID(oid)]
@@ -84,7 +97,9 @@ class Rewriter:
             changed |= sha != entry.sha
             new.add(entry.path, entry.mode, ObjectID(sha))
         result = self._add(new) if changed else oid
-        self._trees[oid] = result
+        if changed:  # a tree holds names and ids, no content: the agent's own may be kept
+            self.out.originals[oid] = tree
+        self.out.trees[oid] = result
         return result
 
     def commits(self, commits: Sequence[Commit]) -> None:
@@ -108,7 +123,7 @@ class Rewriter:
             self._commit(c)
 
     def _commit(self, c: Commit) -> None:
-        parents = [self.out.commits.get(p, p) for p in c.parents]
+        parents = [self.out.commits.get(p) or self.known.get(p, p) for p in c.parents]
         tree = self.tree(c.tree)
         message = apply(c.message, self.secrets)
         if parents == c.parents and tree == c.tree and message == c.message:
@@ -118,6 +133,8 @@ class Rewriter:
         new.parents = [ObjectID(p) for p in parents]
         new.tree = ObjectID(tree)
         new.message = message
+        if message == c.message:  # kept for the agent's next thin pack (gitgate.mask.mapping)
+            self.out.originals[c.id] = c
         if c.gpgsig:
             new.gpgsig = None
             self.out.unsigned.append(c.id)
@@ -128,6 +145,7 @@ class Rewriter:
         for tag in reversed(list(tags)):  # push.py lists a chain outermost first
             target_type, target = tag.object
             new_target = self.out.new_id(target)
+            new_target = self.known.get(new_target, new_target)
             message = apply(tag.message, self.secrets)
             if new_target == target and message == tag.message:
                 continue
