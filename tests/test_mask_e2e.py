@@ -170,3 +170,76 @@ def test_mask_next_pushes_fast_forward_onto_masked_history(
     assert rev(other) == tips[-1]
     assert key.encode() not in all_objects(other / ".git")
     assert key.encode() not in gate_data(gate)
+
+
+@pytest.mark.slow
+def test_mask_merge_tag_and_commit_message(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = make_gate(MASK_RULES)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    key, token = secrets.AWS_ACCESS_KEY_ID, secrets.GITHUB_TOKEN
+    git("checkout", "-q", "-b", "feature", cwd=work)
+    commit(work, {"config.py": f"KEY = '{key}'\n"}, "feature: config")
+    git("checkout", "-q", "main", cwd=work)
+    commit(work, {"README.md": "# app\n\nmore\n"}, f"docs\n\nused TOKEN = '{token}' to test\n")
+    git("merge", "-q", "--no-ff", "-m", "merge feature", "feature", cwd=work)
+    git("tag", "-a", "v1", "-m", "release v1", cwd=work)
+    merge = rev(work)
+    result = git("push", "origin", "main", "v1", cwd=work, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "main -> main" in result.stderr and "v1 -> v1" in result.stderr
+    up = upstream_ref(bare, "refs/heads/main")
+    assert up is not None and up != merge
+    # still a merge of two rewritten parents, with the agent's message
+    parents = git("rev-list", "--parents", "-n1", up, cwd=bare).stdout.split()[1:]
+    assert len(parents) == 2
+    assert git("log", "-1", "--format=%s", up, cwd=bare).stdout.strip() == "merge feature"
+    assert "**gitgate-masked:AWS Access Key:" in git("show", f"{up}:config.py", cwd=bare).stdout
+    message = git("log", "-1", "--format=%B", parents[0], cwd=bare).stdout
+    assert message.startswith("docs\n\nused TOKEN = '**gitgate-masked:GitHub Token:")
+    assert "commit message" in result.stderr
+    # the annotated tag was rewritten to point at the rewritten merge
+    assert git("rev-parse", "v1^{commit}", cwd=bare).stdout.strip() == up
+    assert git("cat-file", "-t", "v1", cwd=bare).stdout.strip() == "tag"
+    assert "release v1" in git("cat-file", "tag", "v1", cwd=bare).stdout
+    assert git("fsck", "--strict", cwd=bare, check=False).returncode == 0
+    everything = all_objects(bare)
+    assert key.encode() not in everything and token.encode() not in everything
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("atomic", [False, True])
+def test_mask_with_another_ref_refused(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path, atomic: bool
+) -> None:
+    bare, repo = seeded
+    rules = [{**MASK_RULES[0], "protected_paths": [".github/workflows/**"]}]
+    gate = make_gate(rules)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    before = upstream_ref(bare, "refs/heads/main")
+    key = secrets.AWS_ACCESS_KEY_ID
+    commit(work, {"config.py": f"KEY = '{key}'\n"}, "config")
+    git("checkout", "-q", "-b", "ci", cwd=work)
+    commit(work, {".github/workflows/ci.yml": "on: [push]\n"}, "ci")
+    args = ["push", *(["--atomic"] if atomic else []), "origin", "main", "ci"]
+    result = git(*args, cwd=work, check=False)
+    assert result.returncode != 0
+    assert "[remote rejected] ci -> ci" in result.stderr
+    assert upstream_ref(bare, "refs/heads/ci") is None
+    main = upstream_ref(bare, "refs/heads/main")
+    if atomic:
+        assert main == before
+        assert "[remote rejected] main -> main" in result.stderr
+    else:
+        assert main != before and main is not None
+        assert "main -> main" in result.stderr
+        assert (
+            "**gitgate-masked:AWS Access Key:" in git("show", f"{main}:config.py", cwd=bare).stdout
+        )
+    everything = all_objects(bare)
+    assert key.encode() not in everything
+    assert b"on: [push]" not in everything  # the refused ref's objects never went upstream

@@ -20,6 +20,8 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 
 from gitgate.mask.values import Secret, apply
 
+GENERIC = frozenset({"Base64 High Entropy String", "Hex High Entropy String", "Secret Keyword"})
+
 
 @dataclass
 class Rewritten:
@@ -56,7 +58,9 @@ class Rewriter:
     ) -> None:
         self.store = store
         self.upstream_has = upstream_has
-        self.secrets = sorted(secrets, key=lambda s: -len(s.value))
+        # longest first (a value inside another goes with it); for the same value, a named
+        # type's marker over the generic entropy or keyword one
+        self.secrets = sorted(secrets, key=lambda s: (-len(s.value), s.type in GENERIC))
         self.known = known or {}  # earlier masks of this repo: agent id -> upstream id
         self.out = Rewritten()
 
