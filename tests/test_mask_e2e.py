@@ -243,3 +243,36 @@ def test_mask_with_another_ref_refused(
     everything = all_objects(bare)
     assert key.encode() not in everything
     assert b"on: [push]" not in everything  # the refused ref's objects never went upstream
+
+
+@pytest.mark.slow
+def test_mask_thousand_commits_after_the_secret(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    from tests.test_big_pushes import fast_import_commits
+
+    bare, repo = seeded
+    gate = make_gate(MASK_RULES)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    key = secrets.AWS_ACCESS_KEY_ID
+    commit(work, {"config.py": f"KEY = '{key}'\n"}, "config")  # stays in every later tree
+    fast_import_commits(work, 999)
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert result.returncode == 0, result.stderr
+    up = upstream_ref(bare, "refs/heads/main")
+    assert up is not None
+    fmt = "--format=%an|%ae|%at|%cn|%ce|%ct|%B"
+    theirs = git("log", fmt, up, cwd=bare).stdout
+    ours = git("log", fmt, "HEAD", cwd=work).stdout
+    assert theirs == ours  # authors, dates and messages identical, in the same order
+    ids_up = set(git("rev-list", up, cwd=bare).stdout.split())
+    ids_local = git("rev-list", "-n", "1000", "HEAD", cwd=work).stdout.split()
+    assert len(ids_local) == 1000 and not ids_up & set(ids_local)  # every new one rewritten
+    assert git("fsck", "--strict", cwd=bare, check=False).returncode == 0
+    assert key.encode() not in all_objects(bare)
+    # the next push builds on the agent's own tip, as with a single commit
+    commit(work, {"README.md": "# app\n\nnext\n"}, "next")
+    again = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert again.returncode == 0, again.stderr
+    assert git("rev-parse", "main^", cwd=bare).stdout.strip() == up
