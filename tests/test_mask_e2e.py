@@ -276,3 +276,33 @@ def test_mask_thousand_commits_after_the_secret(
     again = git("push", "origin", "HEAD:main", cwd=work, check=False)
     assert again.returncode == 0, again.stderr
     assert git("rev-parse", "main^", cwd=bare).stdout.strip() == up
+
+
+@pytest.mark.slow
+def test_mask_never_queues_a_secret(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    """A ref both masked and queued would be relayed as pushed on approval: it is refused."""
+    bare, repo = seeded
+    rules = [
+        {
+            **MASK_RULES[0],
+            "protected_paths": ["deploy/**"],
+            "reviewers": ["maintainers"],
+            "actions": {"secrets": "mask", "protected_paths": "queue"},
+        }
+    ]
+    gate = make_gate(rules)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    before = upstream_ref(bare, "refs/heads/main")
+    key = secrets.AWS_ACCESS_KEY_ID
+    commit(work, {"deploy/prod.yaml": f"replicas: 3\nkey: {key}\n"}, "deploy")
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert result.returncode != 0
+    assert "the gate does not mask queued pushes" in result.stderr
+    assert "queued for approval" not in result.stderr
+    assert upstream_ref(bare, "refs/heads/main") == before
+    from gitgate.store import queue
+
+    assert queue.list_pushes() == []
