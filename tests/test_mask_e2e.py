@@ -306,3 +306,52 @@ def test_mask_never_queues_a_secret(
     from gitgate.store import queue
 
     assert queue.list_pushes() == []
+
+
+def receive_advert(gate: GateServer, repo: str, token: str) -> str:
+    """The receive-pack advertisement as `token`'s identity sees it."""
+    import base64
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", gate.server.server_port, timeout=30)
+    auth = base64.b64encode(f"agent:{token}".encode()).decode()
+    path = f"/{repo}.git/info/refs?service=git-receive-pack"
+    conn.request("GET", path, headers={"Authorization": f"Basic {auth}"})
+    resp = conn.getresponse()
+    body = resp.read()
+    conn.close()
+    assert resp.status == 200, body
+    return body.decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_mask_only_the_pusher_sees_its_own_tip(
+    make_gate: MakeGate,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.test_auth_e2e import issue
+
+    bare, repo = seeded
+    gate = make_gate(MASK_RULES, sections={"auth": {"required": True}})
+    alice, _ = issue(gate, capsys, "alice", "agents")
+    bob, _ = issue(gate, capsys, "bob", "agents")
+    work = tmp_path / "alice"
+    git("clone", "-q", gate.remote(repo, alice), str(work))
+    mine = commit(work, {"config.py": f"KEY = '{secrets.AWS_ACCESS_KEY_ID}'\n"}, "config")
+    assert git("push", "origin", "HEAD:main", cwd=work, check=False).returncode == 0
+    up = upstream_ref(bare, "refs/heads/main")
+    assert up is not None and up != mine
+    seen_by_alice = receive_advert(gate, repo, alice)
+    assert f"{mine} refs/heads/main" in seen_by_alice and up not in seen_by_alice
+    seen_by_bob = receive_advert(gate, repo, bob)
+    assert f"{up} refs/heads/main" in seen_by_bob and mine not in seen_by_bob
+    # bob works on upstream's masked history: a plain fast-forward
+    other = tmp_path / "bob"
+    git("clone", "-q", gate.remote(repo, bob), str(other))
+    assert rev(other) == up
+    commit(other, {"src/b.py": "b = 1\n"}, "b")
+    pushed = git("push", "origin", "HEAD:main", cwd=other, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    assert upstream_ref(bare, "refs/heads/main") == rev(other)
