@@ -229,10 +229,21 @@ class InfoRefs:
         self.svc.check_status(caller, "info-refs", up)
         _pass_headers(up, resp)
         own_tips = None
-        if service == "git-receive-pack" and mask_apply.masking(self.svc.rt.config):
-            own_tips = functools.partial(mask_mapping.own_tips, caller.repo, caller.subject)
+        if mask_apply.masking(self.svc.rt.config):
+            if service == "git-receive-pack":
+                own_tips = functools.partial(mask_mapping.own_tips, caller.repo, caller.subject)
+            else:
+                _fetched(caller)
         body = up.iter_body() if service == "git-upload-pack" else _rewrite_advert(up, own_tips)
         resp.stream = _audited(body, self.svc, caller, "info-refs", started)
+
+
+def _fetched(caller: Caller) -> None:
+    """A fetch ends the showing of the caller's own masked tips (gitgate.mask.mapping)."""
+    try:
+        mask_mapping.synced(caller.repo, caller.subject)
+    except Exception as ex:  # the fetch goes on; the agent may then see its old tip once more
+        log.error("updating the mask map failed: %s", type(ex).__name__)
 
 
 def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:

@@ -150,6 +150,12 @@ def _unpacked(
             q.close()
             if fetched:
                 log.info("objects missing after a fresh fetch of %s: %s", repo, ex)
+                if known is not None and known.ids:  # most likely a file the gate masked
+                    raise UnpackError(
+                        "the push is built on commits the gate masked, as a delta against "
+                        "content the gate does not keep (it held the secret); run git pull "
+                        "--rebase (it takes the masked history) and push again"
+                    ) from None
                 raise UnpackError(
                     "the push refers to objects upstream does not have; "
                     "run git fetch, rebase if needed, and push again"

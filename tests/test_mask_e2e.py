@@ -116,14 +116,14 @@ def test_mask_only_for_secrets(tmp_path: Path) -> None:
     assert "actions.secrets" not in text
 
 
-def push_secret(gate: GateServer, repo: str, work: Path) -> tuple[str, str]:
+def push_secret(gate: GateServer, repo: str, work: Path, bare: Path) -> tuple[str, str]:
     """Clone through the gate, commit an AWS key, push: (the agent's commit, upstream's)."""
     git("clone", "-q", gate.remote(repo), str(work))
     text = f"import boto3\n\nKEY = '{secrets.AWS_ACCESS_KEY_ID}'\n"
     mine = commit(work, {"config.py": text}, "add config")
     result = git("push", "origin", "HEAD:main", cwd=work, check=False)
     assert result.returncode == 0, result.stderr
-    return mine, git("ls-remote", gate.remote(repo), "refs/heads/main", cwd=work).stdout[:40]
+    return mine, upstream_ref(bare, "refs/heads/main") or ""
 
 
 def test_mask_next_pushes_fast_forward_onto_masked_history(
@@ -132,7 +132,7 @@ def test_mask_next_pushes_fast_forward_onto_masked_history(
     bare, repo = seeded
     gate = make_gate(MASK_RULES)
     work = tmp_path / "w"
-    mine, first = push_secret(gate, repo, work)
+    mine, first = push_secret(gate, repo, work, bare)
     assert first == upstream_ref(bare, "refs/heads/main") and first != mine
     key = secrets.AWS_ACCESS_KEY_ID
     tips = [first]
@@ -164,10 +164,15 @@ def test_mask_next_pushes_fast_forward_onto_masked_history(
     assert pulled.returncode == 0, pulled.stderr
     assert rev(work) == tips[-1]
     assert key not in (work / "config.py").read_text()
+    # synced, the agent is shown upstream as it is: its next push is an ordinary one
+    after = commit(work, {"src/after.py": "after = 1\n"}, "after the sync")
+    pushed = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    assert upstream_ref(bare, "refs/heads/main") == after
     # a second agent sees only the masked history
     other = tmp_path / "other"
     git("clone", "-q", gate.remote(repo), str(other))
-    assert rev(other) == tips[-1]
+    assert rev(other) == after
     assert key.encode() not in all_objects(other / ".git")
     assert key.encode() not in gate_data(gate)
 
@@ -355,3 +360,58 @@ def test_mask_only_the_pusher_sees_its_own_tip(
     pushed = git("push", "origin", "HEAD:main", cwd=other, check=False)
     assert pushed.returncode == 0, pushed.stderr
     assert upstream_ref(bare, "refs/heads/main") == rev(other)
+
+
+@pytest.mark.slow
+def test_mask_a_signed_commit_loses_its_signature_and_says_so(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = make_gate(MASK_RULES)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    key_file = tmp_path / "signing"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key_file)], check=True)
+    for k, v in {
+        "gpg.format": "ssh",
+        "user.signingkey": str(key_file),
+        "commit.gpgsign": "true",
+    }.items():
+        git("config", k, v, cwd=work)
+    mine = commit(work, {"config.py": f"KEY = '{secrets.AWS_ACCESS_KEY_ID}'\n"}, "signed")
+    assert "gpgsig" in git("cat-file", "commit", mine, cwd=work).stdout
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {mine[:12]} was signed; its masked copy upstream is not" in result.stderr
+    up = upstream_ref(bare, "refs/heads/main")
+    assert up is not None and up != mine
+    assert "gpgsig" not in git("cat-file", "commit", up, cwd=bare).stdout
+
+
+@pytest.mark.slow
+def test_mask_edit_of_the_masked_file_as_a_delta_says_pull_rebase(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    """git deltifies an edit of a large masked file against the unmasked blob, which the gate
+    never keeps: the push is refused with the one step that mends it, and that step works."""
+    bare, repo = seeded
+    gate = make_gate(MASK_RULES)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    key = secrets.AWS_ACCESS_KEY_ID
+    filler = "".join(f"setting_{i} = {i * 7}  # one line of configuration\n" for i in range(300))
+    text = f"import os\n\nKEY = '{key}'\n" + filler
+    commit(work, {"config.py": text}, "config")
+    assert git("push", "origin", "HEAD:main", cwd=work, check=False).returncode == 0
+    commit(work, {"config.py": text.replace("setting_200 = 1400", "setting_200 = 1")}, "tweak")
+    refused = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert refused.returncode != 0
+    assert "run git pull --rebase (it takes the masked history) and push again" in refused.stderr
+    pulled = git("pull", "--rebase", "-q", "origin", "main", cwd=work, check=False)
+    assert pulled.returncode == 0, pulled.stderr
+    assert key not in (work / "config.py").read_text()  # the agent's copy is masked now
+    again = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert again.returncode == 0, again.stderr
+    shown = git("show", "main:config.py", cwd=bare).stdout
+    assert "setting_200 = 1  #" in shown and "**gitgate-masked:AWS Access Key:" in shown
+    assert key.encode() not in all_objects(bare)

@@ -31,6 +31,10 @@ def test_map_roundtrip_and_own_tips_per_identity(db: peewee.Database) -> None:
     # only the identity that pushed is shown its own tip, and only for commits and tags
     assert mapping.own_tips("acme/app", "alice", [_ids(2), _ids(4), _ids(6)]) == {_ids(2): _ids(1)}
     assert mapping.own_tips("acme/app", "bob", [_ids(2)]) == {}
+    # once alice fetched (was given the masked commits) she is shown upstream as it is
+    assert mapping.synced("acme/app", "alice") == 3
+    assert mapping.own_tips("acme/app", "alice", [_ids(2)]) == {}
+    assert mapping.load("acme/app")[_ids(1)] == _ids(2)  # the map itself stays
     assert mapping.own_tips("acme/app", "alice", []) == {}
     # the agent's own tree is kept whole (names and ids); a blob never is
     originals = mapping.originals("acme/app")

@@ -78,6 +78,17 @@ def load(repo: str) -> dict[bytes, bytes]:
         return {r.agent_oid.encode(): r.upstream_oid.encode() for r in query}
 
 
+def synced(repo: str, subject: str) -> int:
+    """`subject` fetched `repo` (and so was given upstream's masked commits): from now on it
+    is shown upstream as it is. A fetch is how an agent syncs (`git pull --rebase`); after it,
+    its own old tip would make its next push look like a non-fast-forward."""
+    with connection(), write_transaction():
+        query = MaskMap.update(subject="").where(
+            (MaskMap.repo == repo) & (MaskMap.subject == subject)
+        )
+        return int(query.execute())
+
+
 def own_tips(repo: str, subject: str, upstream_ids: Iterable[bytes]) -> dict[bytes, bytes]:
     """For the advertisement: upstream id -> the id `subject` itself pushed for it."""
     wanted = sorted({u.decode() for u in upstream_ids})
