@@ -101,6 +101,36 @@ def test_mask_one_push_lands_masked(
     assert rev(work) == up
 
 
+def test_mask_in_check_config_and_explain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gitgate.cli import main
+    from tests.fixtures.toml import dumps
+
+    config = tmp_path / "g.toml"
+    config.write_text(
+        dumps(
+            {
+                "storage": {"data_dir": str(tmp_path / "data")},
+                "upstream": {"git_url": "http://127.0.0.1:9"},
+                "rule": MASK_RULES,
+            }
+        )
+    )
+    assert main(["check-config", str(config)]) == 0
+    args = ["explain", "--subject", "a", "--repo", "acme/app", "--ref", "refs/heads/main"]
+    assert main([*args, "-c", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "secrets: scanned -> mask" in out
+    assert "**gitgate-masked:<type>:<hash>**" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(config.read_text().replace('secrets = "mask"', 'deny = "mask"'))
+    with pytest.raises(SystemExit) as exited:
+        main(["check-config", str(bad)])
+    assert exited.value.code == 2
+    assert "rule[0].actions.deny: mask is only for secrets" in capsys.readouterr().err
+
+
 def test_mask_only_for_secrets(tmp_path: Path) -> None:
     from gitgate import config
 
