@@ -279,7 +279,7 @@ class ReceivePack:
         to_queue = [d for d in decisions if d.effective == "queue"]
         partial = len(to_relay) != len(req.commands)
         masked = None
-        if push.known or any(d.effective == "mask" for d in decisions):
+        if mask_apply.needed(push, decisions):
             # what upstream took since the mirror last fetched (an earlier masked push is
             # never adopted) is what the rewrite builds on
             self.mirrors.fetch(caller.repo)

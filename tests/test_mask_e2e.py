@@ -445,3 +445,17 @@ def test_mask_edit_of_the_masked_file_as_a_delta_says_pull_rebase(
     shown = git("show", "main:config.py", cwd=bare).stdout
     assert "setting_200 = 1  #" in shown and "**gitgate-masked:AWS Access Key:" in shown
     assert key.encode() not in all_objects(bare)
+
+
+def test_mask_rule_leaves_a_clean_push_as_it_is(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo = seeded
+    gate = make_gate(MASK_RULES)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    mine = commit(work, {"src/clean.py": "x = 1\n"}, "clean")
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert result.returncode == 0, result.stderr
+    assert upstream_ref(bare, "refs/heads/main") == mine  # relayed as pushed, not rewritten
+    assert "masked" not in result.stderr

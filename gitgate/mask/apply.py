@@ -171,6 +171,23 @@ class Known:
     originals: list[ShaFile]
 
 
+def needed(push: Push, decisions: Sequence[RefDecision]) -> bool:
+    """Whether a relayed ref is masked, or builds on commits the gate masked earlier."""
+    relayed = {d.ref for d in decisions if d.effective in ("allow", "mask")}
+    if any(d.effective == "mask" for d in decisions):
+        return True
+    if not push.known:
+        return False
+    for u in push.updates:
+        if u.ref not in relayed:
+            continue
+        if u.command.old in push.known or any(t.object[1] in push.known for t in u.new_tags):
+            return True
+        if any(p in push.known for c in u.new_commits for p in c.parents):
+            return True
+    return False
+
+
 def run(
     push: Push, decisions: list[RefDecision], events: list[dict[str, Any]], *, atomic: bool
 ) -> Masked | None:
@@ -178,8 +195,6 @@ def run(
     is refused (fails closed), and with it every ref of an atomic push."""
     relayed = [d for d in decisions if d.effective in ("allow", "mask")]
     to_mask = [d for d in relayed if d.effective == "mask"]
-    if not to_mask and not push.known:
-        return None
     try:
         masked = mask_push(push, relayed, push.known)
     except Exception as ex:
