@@ -18,10 +18,6 @@ from gitgate.routes import repo_pattern
 
 SEVERITY = {"allow": 0, "mask": 1, "queue": 2, "reject": 3}
 BREAK_GLASS_OPTION = "gitgate.reason="
-UNMASKABLE = (
-    "secrets to mask in a push that needs approval: the gate does not mask queued pushes; "
-    "remove the secret (git commit --amend or git rebase -i), rotate it, push again"
-)
 
 
 def repo_matches(rule: Rule, repo: str) -> bool:
@@ -132,12 +128,6 @@ def decide(
                 reasons.append(v.reason)
             if SEVERITY[act] > SEVERITY[action]:
                 action = act
-        if action == "queue" and any(
-            not v.passed and getattr(rule.actions, v.check, "") == "mask" for v in mine
-        ):
-            # A queued push is relayed as pushed: what the rule masks would reach upstream.
-            action = "reject"
-            reasons.insert(0, UNMASKABLE)
         d = RefDecision(cmd, rule, action, action, reasons, mine, dry_run=rule.dry_run)
         if action != "allow" and rule.dry_run:
             d.effective = "allow"
@@ -152,12 +142,6 @@ def decide(
         out.append(d)
     if atomic:
         worst = max((d.effective for d in out), key=SEVERITY.__getitem__, default="allow")
-        if worst == "queue" and any(d.effective == "mask" for d in out):
-            worst = "reject"  # the masked ref would be queued, and relayed unmasked
-            for d in out:
-                if d.effective == "queue":
-                    d.effective = "reject"
-                    d.reasons.insert(0, UNMASKABLE)
         if SEVERITY[worst] > SEVERITY["mask"]:  # a masked ref still lands: not a refusal
             for d in out:
                 if d.effective in ("allow", "mask"):

@@ -293,6 +293,10 @@ class ReceivePack:
                 if d.effective in ("allow", "mask")
             ]
             partial = True
+        queue_mask_lines: list[str] = []
+        if to_queue:
+            queue_mask_lines = mask_apply.for_queue(push, to_queue, outcome.events)
+            to_queue = [d for d in to_queue if d.effective == "queue"]
         if to_queue:
             self._queue(caller, spool, req, to_queue, quarantine, push, outcome)
         max_f = self.config.scan.max_findings_shown
@@ -312,6 +316,7 @@ class ReceivePack:
                 review_hint=self.review_hint,
             )
             + (masked.lines if masked else [])
+            + queue_mask_lines
             + messages.queue_lines(outcome.enqueued)
             + wait_lines,
         )

@@ -314,10 +314,11 @@ def test_mask_thousand_commits_after_the_secret(
 
 
 @pytest.mark.slow
-def test_mask_never_queues_a_secret(
+def test_mask_a_queued_push_before_it_is_stored(
     make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
 ) -> None:
-    """A ref both masked and queued would be relayed as pushed on approval: it is refused."""
+    """A ref both masked and queued is masked before it is stored: neither the queue nor,
+    after approval, upstream ever holds the secret."""
     bare, repo = seeded
     rules = [
         {
@@ -332,15 +333,26 @@ def test_mask_never_queues_a_secret(
     git("clone", "-q", gate.remote(repo), str(work))
     before = upstream_ref(bare, "refs/heads/main")
     key = secrets.AWS_ACCESS_KEY_ID
-    commit(work, {"deploy/prod.yaml": f"replicas: 3\nkey: {key}\n"}, "deploy")
+    mine = commit(work, {"deploy/prod.yaml": f"replicas: 3\nkey: {key}\n"}, "deploy")
     result = git("push", "origin", "HEAD:main", cwd=work, check=False)
     assert result.returncode != 0
-    assert "the gate does not mask queued pushes" in result.stderr
-    assert "queued for approval" not in result.stderr
+    assert "queued for approval as #1" in result.stderr
+    assert "secret(s) masked before queueing" in result.stderr
     assert upstream_ref(bare, "refs/heads/main") == before
+    assert key.encode() not in gate_data(gate)  # the stored push and its summary are masked
     from gitgate.store import queue
 
-    assert queue.list_pushes() == []
+    (stored,) = queue.list_pushes()
+    assert str(stored.summary).count(mine) == 0  # the reviewer sees the rewritten commit
+    (stored_ref,) = stored.summary["ref_updates"]
+    assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") == 0
+    up = upstream_ref(bare, "refs/heads/main")
+    assert up not in (before, mine) and up is not None
+    assert stored_ref["new"] == up  # what was stored is what landed
+    shown = git("show", f"{up}:deploy/prod.yaml", cwd=bare).stdout
+    assert shown.startswith("replicas: 3\nkey: **gitgate-masked:AWS Access Key:")
+    assert key.encode() not in all_objects(bare)
+    assert key.encode() not in gate_data(gate)
 
 
 def receive_advert(gate: GateServer, repo: str, token: str) -> str:

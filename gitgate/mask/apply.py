@@ -23,7 +23,7 @@ from gitgate.mask.rewrite import Rewriter
 from gitgate.mask.values import Secret, marker, secrets_in
 from gitgate.policy import RefDecision
 from gitgate.protocol import Command
-from gitgate.push import Push, RefUpdate
+from gitgate.push import Push, RefUpdate, build_update
 
 MESSAGE_PATHS = ("commit message", "tag message")
 log = logging.getLogger("gitgate.mask")
@@ -89,9 +89,8 @@ def mask_push(
         update = updates.get(d.ref)
         if update is None:
             continue
-        findings: list[Finding] = []
-        if d.effective == "mask":
-            findings = [f for v in d.failed if v.check == "secrets" for f in v.findings]
+        findings = to_mask(d)
+        if findings:
             secrets.extend(secrets_for(push, update, findings))
         per_ref.append((d, update, findings))
     rewriter = Rewriter(push.store, push.upstream_has, secrets, known)
@@ -169,6 +168,40 @@ class Known:
 
     ids: dict[bytes, bytes]
     originals: list[ShaFile]
+
+
+def to_mask(d: RefDecision) -> list[Finding]:
+    """The secrets a ref's rule masks, when the ref lands now (`mask`) or once approved
+    (`queue`: masked before it is stored, so the queue never holds the secret either)."""
+    if d.effective not in ("mask", "queue") or d.rule is None or d.rule.actions.secrets != "mask":
+        return []
+    return [f for v in d.failed if v.check == "secrets" and not v.error for f in v.findings]
+
+
+def for_queue(push: Push, queued: list[RefDecision], events: list[dict[str, Any]]) -> list[str]:
+    """Mask the queued refs that carry secrets their rule masks: their commands become the
+    rewritten ones (gitgate.queueing then stores a pack of the rewritten objects only). A ref
+    that cannot be masked is refused. Returns the lines for the agent."""
+    todo = [d for d in queued if to_mask(d)]
+    if not todo:
+        return []
+    try:
+        masked = mask_push(push, todo, push.known)
+    except Exception as ex:
+        log.error("masking a queued push failed: %s", type(ex).__name__)  # never str(ex)
+        for d in todo:
+            d.effective = "reject"
+            d.reasons.insert(0, "the gate could not mask the secret(s) found")
+        return []
+    for d in todo:
+        d.command = masked.commands.get(d.command.ref, d.command)
+    # what the reviewer is shown (commits, paths, protected diffs) is the masked history too
+    names = {d.ref for d in todo}
+    push.updates = [u for u in push.updates if u.ref not in names] + [
+        build_update(push, d.command) for d in todo
+    ]
+    events.extend(masked.events)
+    return [line.replace("before relaying", "before queueing") for line in masked.lines]
 
 
 def needed(push: Push, decisions: Sequence[RefDecision]) -> bool:
