@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 CHECK_NAMES = ("deny", "protected_paths", "commits", "lfs", "secrets", "hooks")
-ACTIONS = ("allow", "reject", "queue")
+ACTIONS = ("allow", "reject", "queue", "mask")
+MASKABLE = ("secrets",)  # checks whose findings the gate can rewrite away (gitgate.mask)
 ACCESS_LEVELS = ("none", "read", "write")
 
 
@@ -450,6 +451,12 @@ def _validate(cfg: Config, problems: list[str]) -> None:
                 _compile(pattern)
         if rule.approvals < 1:
             problems.append(f"{where}.approvals: must be at least 1")
+        for check, act in dataclasses.asdict(rule.actions).items():
+            if act == "mask" and check not in MASKABLE:
+                problems.append(
+                    f"{where}.actions.{check}: mask is only for secrets (the gate can rewrite a "
+                    "secret away, not other findings); use allow, queue or reject"
+                )
         queues = {*dataclasses.asdict(rule.actions).values()}
         queues |= set(dataclasses.asdict(rule.secret_actions).values())
         if "queue" in queues and not rule.reviewers:

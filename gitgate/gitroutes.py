@@ -9,6 +9,7 @@ the gate cannot decide through its own fault (database or identity provider down
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import tempfile
@@ -25,6 +26,8 @@ from gitgate import diskfull
 from gitgate.checks import withheld
 from gitgate.checks.withheld import scrub
 from gitgate.inband import protocol_error_body
+from gitgate.mask import apply as mask_apply
+from gitgate.mask import mapping as mask_mapping
 from gitgate.outcomes import on_fetch
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
@@ -238,11 +241,27 @@ class InfoRefs:
             raise self.svc.upstream_failed(caller, "info-refs", ex) from None
         self.svc.check_status(caller, "info-refs", up)
         _pass_headers(up, resp)
+        own_tips = None
+        if mask_apply.masking(self.svc.rt.config):
+            if service == "git-receive-pack":
+                own_tips = functools.partial(mask_mapping.own_tips, caller.repo, caller.subject)
+            else:
+                _fetched(caller)
         if service == "git-upload-pack":
             body = up.iter_body()
         else:
-            body = _rewrite_advert(up, lambda tips: self.svc.early_fetch(caller.repo, tips))
+            body = _rewrite_advert(
+                up, lambda tips: self.svc.early_fetch(caller.repo, tips), own_tips
+            )
         resp.stream = _audited(body, self.svc, caller, "info-refs", started)
+
+
+def _fetched(caller: Caller) -> None:
+    """A fetch ends the showing of the caller's own masked tips (gitgate.mask.mapping)."""
+    try:
+        mask_mapping.synced(caller.repo, caller.subject)
+    except Exception as ex:  # the fetch goes on; the agent may then see its old tip once more
+        log.error("updating the mask map failed: %s", type(ex).__name__)
 
 
 def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
@@ -253,12 +272,17 @@ def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
 
 
 def _rewrite_advert(
-    up: UpstreamResponse, on_tips: Callable[[list[bytes]], None] | None = None
+    up: UpstreamResponse,
+    on_tips: Callable[[list[bytes]], None] | None = None,
+    own_tips: Callable[[list[bytes]], dict[bytes, bytes]] | None = None,
 ) -> Iterator[bytes]:
     """Pass the receive-pack advertisement with only the capabilities the gate implements.
 
     The branch and tag tips it lists go to `on_tips` before its closing flush is passed on,
-    so an early mirror fetch overlaps the client building its pack."""
+    so an early mirror fetch overlaps the client building its pack. `own_tips` (the `mask`
+    action, gitgate.mask.mapping): upstream id -> the id this caller pushed and the gate
+    masked; such refs show the caller its own tip, so its next push is a fast-forward (the
+    gate rebases it onto the masked commits)."""
     proto = Protocol(up._resp.read, lambda _d: None)
     try:
         first = proto.read_pkt_line()
@@ -268,16 +292,27 @@ def _rewrite_advert(
         flush = proto.read_pkt_line()
         yield pkt_line(flush)
         line = proto.read_pkt_line()
+        if line is None:
+            yield pkt_line(None)
+            yield from up.iter_body()
+            return
+        ref, caps = extract_capabilities(line.rstrip(b"\n"))
+        lines = [ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n"]
         tips: list[bytes] = []
-        if line is not None:
-            ref, caps = extract_capabilities(line.rstrip(b"\n"))
-            yield pkt_line(ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n")
-            add_tip(tips, ref)
-            while (line := proto.read_pkt_line()) is not None:
-                add_tip(tips, line.rstrip(b"\n"))
-                yield pkt_line(line)
+        add_tip(tips, ref)
+        while (more := proto.read_pkt_line()) is not None:
+            add_tip(tips, more.rstrip(b"\n"))
+            lines.append(more)
         if on_tips is not None and tips:
             on_tips(tips)
+        swap: dict[bytes, bytes] = {}
+        if own_tips is not None:
+            try:
+                swap = own_tips([x[:40] for x in lines])
+            except Exception as ex:  # the database: the agent sees upstream as it is
+                log.error("reading the mask map failed: %s", type(ex).__name__)
+        for x in lines:
+            yield pkt_line(swap.get(x[:40], x[:40]) + x[40:])
         yield pkt_line(None)
         yield from up.iter_body()
     except (HangupException, GitProtocolError, ValueError) as ex:
@@ -520,6 +555,8 @@ def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]
         decision = "reject"
     elif "queue" in effective:
         decision = "queue"
+    elif "mask" in effective:
+        decision = "mask"
     elif any(d.break_glass for d in decisions):
         decision = "break-glass"  # relayed over a reject/queue outcome: stands out in audits
     elif any(d.dry_run and d.action != "allow" for d in decisions):

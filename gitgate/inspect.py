@@ -12,12 +12,13 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from dulwich.pack import UnresolvedDeltas
 
 from gitgate.checks.base import Check, CheckContext, Verdict
 from gitgate.config import Rule
+from gitgate.mask.translate import translated
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.packlimits import PackFormatError, PackLimitExceeded, check_pack
 from gitgate.protocol import Command, PushRequest
@@ -99,13 +100,16 @@ def unpacked(
     commands: Sequence[Command],
     *,
     limits: Limits | None = None,
+    known: Any = None,
 ) -> Iterator[tuple[Quarantine, Push]]:
     """Yield the quarantine and the Push built for `commands` (the updates worth inspecting:
     a ref the pusher may not write is refused without walking its history), fetching the
-    mirror once if it is behind."""
+    mirror once if it is behind. `known` (gitgate.mask.apply.Known): ids the gate masked
+    earlier, read as their masked counterparts, and the agent's own trees its thin pack may
+    deltify against."""
     mirror = mirrors.ensure(repo)
     with mirrors.in_use(repo):
-        yield from _unpacked(mirrors, repo, mirror, spool, req, commands, limits or Limits())
+        yield from _unpacked(mirrors, repo, mirror, spool, req, commands, limits or Limits(), known)
 
 
 def _unpacked(
@@ -116,6 +120,7 @@ def _unpacked(
     req: PushRequest,
     commands: Sequence[Command],
     limits: Limits,
+    known: Any,
 ) -> Iterator[tuple[Quarantine, Push]]:
     fetched = False
     mirrors.wait_fetch(repo)  # an early fetch, started by the advertisement, may be running
@@ -127,6 +132,8 @@ def _unpacked(
     while True:
         q = Quarantine(mirrors, repo)
         try:
+            if known is not None and known.originals:
+                q.store.add_objects([(o, None) for o in known.originals])
             size = _add_pack(q, spool, req, limits)
             push = Push(
                 repo=repo,
@@ -137,11 +144,19 @@ def _unpacked(
                 pack_bytes=size,
                 git_dirs=(str(mirrors.path(repo)), str(q.objects)),
             )
+            if known is not None and known.ids:
+                translated(push, known.ids)
             build_push(push, list(commands))
         except (KeyError, MissingObjects) as ex:
             q.close()
             if fetched:
                 log.info("objects missing after a fresh fetch of %s: %s", repo, ex)
+                if known is not None and known.ids:  # most likely a file the gate masked
+                    raise UnpackError(
+                        "the push is built on commits the gate masked, as a delta against "
+                        "content the gate does not keep (it held the secret); run git pull "
+                        "--rebase (it takes the masked history) and push again"
+                    ) from None
                 raise UnpackError(
                     "the push refers to objects upstream does not have; "
                     "run git fetch, rebase if needed, and push again"

@@ -91,6 +91,8 @@ def decision_lines(
         head = f"error: {d.ref}: held for human approval (rule {rule})"
     elif d.effective == "reject":
         head = f"error: {d.ref}: refused by rule {rule}"
+    elif d.effective == "mask":
+        head = f"warning: {d.ref}: secrets found; rule {rule} masks them"
     else:
         head = f"warning: {d.ref}: findings allowed by rule {rule}"
     lines.append(head)
@@ -102,7 +104,7 @@ def decision_lines(
         if hidden:
             total = sum(n for _, n in hidden)
             lines.append(f"  ... and {len(hidden)} more ({total} commit(s) carry them)")
-        if v.hint and d.effective != "queue":
+        if v.hint and d.effective not in ("queue", "mask"):
             lines.append(f"hint: {v.hint}")
     if not failed and d.reasons:
         lines.append(f"  {d.reasons[0]}")

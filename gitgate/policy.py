@@ -16,7 +16,7 @@ from gitgate.config import Rule
 from gitgate.protocol import Command
 from gitgate.routes import repo_pattern
 
-SEVERITY = {"allow": 0, "queue": 1, "reject": 2}
+SEVERITY = {"allow": 0, "mask": 1, "queue": 2, "reject": 3}
 BREAK_GLASS_OPTION = "gitgate.reason="
 
 
@@ -66,7 +66,7 @@ class RefDecision:
 
     command: Command
     rule: Rule | None
-    action: str  # what the checks and rule say: allow | queue | reject
+    action: str  # what the checks and rule say: allow | mask | queue | reject
     effective: str = ""  # what the gate does after dry-run, break-glass and atomic
     reasons: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
@@ -159,9 +159,9 @@ def decide(
         out.append(d)
     if atomic:
         worst = max((d.effective for d in out), key=SEVERITY.__getitem__, default="allow")
-        if worst != "allow":
+        if SEVERITY[worst] > SEVERITY["mask"]:  # a masked ref still lands: not a refusal
             for d in out:
-                if d.effective == "allow":
+                if d.effective in ("allow", "mask"):
                     d.effective = worst
                     what = "refused" if worst == "reject" else "queued for approval"
                     d.reasons = [f"atomic push: another ref in it was {what}"]

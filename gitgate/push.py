@@ -103,6 +103,8 @@ class Push:
     pack_bytes: int
     git_dirs: tuple[str, str] = ("", "")  # (mirror GIT_DIR, quarantine objects) for git runs
     seen: dict[bytes, list[FileChange]] = field(default_factory=dict)  # per commit, all refs
+    translate: Callable[[bytes], bytes] = bytes  # agent id -> upstream id (gitgate.mask)
+    known: dict[bytes, bytes] = field(default_factory=dict)  # the same, as stored
 
     _blobs: OrderedDict[bytes, Blob] = field(default_factory=OrderedDict, repr=False)
     _blob_bytes: int = 0
@@ -241,7 +243,9 @@ def build_update(push: Push, command: Command) -> RefUpdate:
         old_kind, old_target = _peel(push.store, command.old)
         if old_kind != "commit":
             update.forced = True  # a ref that held a tree or blob cannot fast-forward
-        elif old_target in _boundary(update.new_commits, push.upstream_has):
+        elif old_target in {
+            push.translate(p) for p in _boundary(update.new_commits, push.upstream_has)
+        }:
             pass  # the usual fast-forward: a new commit's parent is the old tip
         elif not is_ancestor(push.git_dirs, old_target, target):
             update.forced = True  # and the net change old -> new counts, as a commit would

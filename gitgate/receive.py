@@ -22,6 +22,7 @@ from gitgate import diskfull, hold, messages, shutdown
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
+from gitgate.mask import apply as mask_apply
 from gitgate.metrics import HELD_PUSHES, INSPECTION_SECONDS
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.policy import RefDecision, break_glass_reason, decide, rule_for
@@ -194,6 +195,7 @@ class ReceivePack:
                 spool,
                 req,
                 inspect,
+                known=mask_apply.known(self.config, caller.repo, req.commands),
                 limits=Limits(
                     max_bytes=self.config.storage.max_push_bytes,
                     max_object_bytes=self.config.storage.max_object_bytes,
@@ -273,9 +275,28 @@ class ReceivePack:
         glass = [d for d in decisions if d.break_glass]
         if glass and self.queue is not None:
             self.queue.break_glass(caller, glass, break_glass_reason(push.push_options) or "")
-        to_relay = [d.command for d in decisions if d.effective == "allow"]
+        to_relay = [d.command for d in decisions if d.effective in ("allow", "mask")]
         to_queue = [d for d in decisions if d.effective == "queue"]
         partial = len(to_relay) != len(req.commands)
+        masked = None
+        if mask_apply.needed(push, decisions):
+            # what upstream took since the mirror last fetched (an earlier masked push is
+            # never adopted) is what the rewrite builds on
+            self.mirrors.fetch(caller.repo)
+            masked = mask_apply.run(push, decisions, outcome.events, atomic=req.atomic)
+        if masked is not None:
+            # The client's pack holds the secret: relay a pack of the rewritten objects only
+            # (the partial path), and let the mirror adopt nothing of this quarantine.
+            to_relay = [
+                masked.commands.get(d.command.ref, d.command)
+                for d in decisions
+                if d.effective in ("allow", "mask")
+            ]
+            partial = True
+        queue_mask_lines: list[str] = []
+        if to_queue:
+            queue_mask_lines = mask_apply.for_queue(push, to_queue, outcome.events)
+            to_queue = [d for d in to_queue if d.effective == "queue"]
         if to_queue:
             self._queue(caller, spool, req, to_queue, quarantine, push, outcome)
         max_f = self.config.scan.max_findings_shown
@@ -294,6 +315,8 @@ class ReceivePack:
                 queue_ids=outcome.queue_ids,
                 review_hint=self.review_hint,
             )
+            + (masked.lines if masked else [])
+            + queue_mask_lines
             + messages.queue_lines(outcome.enqueued)
             + wait_lines,
         )
@@ -305,6 +328,8 @@ class ReceivePack:
             unpack = result.unpack
             relay_lines = result.refs
             accepted = [(c.ref, c.new) for c in to_relay if result.ok(c.ref)]
+            if masked is not None and accepted:
+                mask_apply.remember(caller.repo, caller.subject, masked)
             if accepted and not partial and len(accepted) == len(to_relay):
                 # APPSEC: only a pack upstream took whole may join the mirror. The mirror
                 # means "upstream has it" (new-commit walks stop there): adopting a pack that
@@ -316,7 +341,7 @@ class ReceivePack:
         statuses = []
         for d in decisions:
             ref = d.command.ref
-            if d.effective == "allow":
+            if d.effective in ("allow", "mask"):
                 lines = relay_lines.get(ref) or []
                 ok = bool(lines) and lines[0].startswith(b"ok ")
                 reason = (

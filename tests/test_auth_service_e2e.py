@@ -60,6 +60,7 @@ def test_hanging_identity_provider_does_not_stall_a_gate_token_clone(
         RULES,
         auth={"required": True, "oidc": [oidc]},
         server={"threads": 4},
+        queue={"max_held": 2},  # must stay below server.threads (config validation, #14)
     )
     env = base_env(**{UPSTREAM_TOKEN_ENV: upstream.token or ""})
     issued = cli(config, env, "token", "issue", "--subject", "agent-7", "--group", "agents")

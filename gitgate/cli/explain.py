@@ -67,6 +67,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         acts = dataclasses.asdict(rule.actions)
         print(f"  protected paths: {rule.protected_paths or 'none'} -> {acts['protected_paths']}")
         print(f"  secrets: {'scanned' if rule.secrets else 'not scanned'} -> {acts['secrets']}")
+        if acts["secrets"] == "mask":
+            print(
+                "  mask: each secret found is replaced by **gitgate-masked:<type>:<hash>** in "
+                "rewritten commits; only the masked history reaches upstream"
+            )
         print(f"  lfs pointers without their objects -> {acts['lfs']}")
         levels = dataclasses.asdict(rule.secret_actions)
         if any(levels.values()):

@@ -84,12 +84,36 @@ def _005_queue_claims_and_outcomes(migrator: SchemaMigrator, db: peewee.Database
     )
 
 
+def _006_mask_map(migrator: SchemaMigrator, db: peewee.Database) -> None:
+    # The `mask` action's id map (agent's object -> rewritten object upstream), per repo.
+    class MaskMap(peewee.Model):
+        id = peewee.AutoField()
+        repo = peewee.TextField()
+        kind = peewee.TextField()
+        agent_oid = peewee.TextField()
+        upstream_oid = peewee.TextField()
+        subject = peewee.TextField(default="")
+        original = peewee.BlobField(null=True)
+        created_at = peewee.DateTimeField()
+
+        class Meta:
+            database = db
+            table_name = "mask_map"
+            indexes = (
+                (("repo", "agent_oid"), True),
+                (("repo", "upstream_oid"), False),
+            )
+
+    db.create_tables([MaskMap])
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial", _001_initial),
     Migration(2, "listing indexes", _002_listing_indexes),
     Migration(3, "session request id and statuses", _003_session_request_id),
     Migration(4, "gate signing keys", _004_gate_signing_keys),
     Migration(5, "queue claims, superseded entries, outcomes told", _005_queue_claims_and_outcomes),
+    Migration(6, "mask map", _006_mask_map),
 )
 
 # Any 64-bit constant works; all gitgate instances must agree on it ("gitgate1" in ASCII).

@@ -174,6 +174,33 @@ class GateSigningKey(BaseModel):
         table_name = "gate_signing_key"
 
 
+class MaskMap(BaseModel):
+    """One object the `mask` action rewrote (migration 006): the agent's id -> upstream's.
+
+    Kept per repo in the database so that any gate instance can translate the agent's next
+    pushes (gitgate.mask.mapping). A masked blob's original content is never kept; the
+    agent's own trees (names and ids) and commits whose message held no secret are, in
+    `original`, because its next thin pack may deltify against them.
+    `subject` is who pushed it: only that identity is shown its own tip in the advertisement.
+    """
+
+    id = peewee.AutoField()
+    repo = peewee.TextField()
+    kind = peewee.TextField()  # commit | tree | blob | tag
+    agent_oid = peewee.TextField()
+    upstream_oid = peewee.TextField()
+    subject = peewee.TextField(default="")
+    original = peewee.BlobField(null=True)  # type byte + raw object (trees, clean commits)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "mask_map"
+        indexes = (
+            (("repo", "agent_oid"), True),
+            (("repo", "upstream_oid"), False),
+        )
+
+
 ALL_MODELS: tuple[type[BaseModel], ...] = (
     QueuedPush,
     PayloadChunk,
@@ -182,4 +209,5 @@ ALL_MODELS: tuple[type[BaseModel], ...] = (
     RevokedToken,
     NotificationOutbox,
     GateSigningKey,
+    MaskMap,
 )

@@ -16,6 +16,7 @@ DECISIONS = (
     "allow",
     "reject",
     "queue",
+    "mask",
     "error",
     "forbidden",
     "unauthenticated",
