@@ -161,3 +161,18 @@ def test_queued_contents_put_with_a_secret_is_masked_before_it_is_stored(
     assert shown.startswith(f"replicas: 3\nkey: {MARK}")
     assert KEY.encode() not in all_objects(bare)
     assert KEY.encode() not in gate_data(gate)
+
+
+def test_reencode_masks_base64_wrapped_over_lines() -> None:
+    """Contents `content` wrapped at 76 columns (as some clients send it; the gate decodes
+    it leniently) is masked whole: a secret across two lines of base64 is not missed."""
+    secret = Secret(KEY.encode(), b"**gitgate-masked:AWS Access Key:12345678**", "AWS", "1234")
+    text = ("# " + "x" * 50 + "\n") * 3 + f"KEY = '{KEY}'\n"
+    flat = base64.b64encode(text.encode()).decode()
+    wrapped = "\n".join(flat[i : i + 76] for i in range(0, len(flat), 76))
+    assert not any(KEY.encode() in base64.b64decode(line) for line in wrapped.split("\n"))
+    out = json.loads(reencode(json.dumps({"content": wrapped}).encode(), [secret]))
+    decoded = base64.b64decode(out["content"])
+    assert KEY.encode() not in decoded and decoded.endswith(
+        b"KEY = '" + secret.replacement + b"'\n"
+    )

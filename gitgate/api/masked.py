@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gitgate.api.masked")
 B64_RUN = re.compile(rb"[A-Za-z0-9+/]{8,}={0,2}")
+B64_WRAPPED = re.compile(rb"[A-Za-z0-9+/=\s]+")  # a whole string of base64, maybe wrapped
 
 
 class CannotMask(Exception):
@@ -53,9 +54,22 @@ def _b64_runs(text: bytes) -> list[tuple[int, int, bytes]]:
     return out
 
 
+def _lenient(text: bytes) -> bytes | None:
+    """`text` decoded as the gate decodes Contents (gitgate.api.objects.decode_content:
+    characters outside base64 ignored, so wrapped base64 counts whole)."""
+    try:
+        return base64.b64decode(text, validate=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def _mask_string(text: str, secrets: list[Secret]) -> str:
-    """`text` with secrets masked, plain or inside base64 runs (re-encoded)."""
+    """`text` with secrets masked, plain or inside base64 (the whole string, or runs of it
+    such as a literal in a GraphQL query), re-encoded."""
     raw = apply(text.encode("utf-8"), secrets)
+    whole = _lenient(raw) if B64_WRAPPED.fullmatch(raw) else None
+    if whole is not None and (masked := apply(whole, secrets)) != whole:
+        return base64.b64encode(masked).decode()
     pieces, last = [], 0
     for start, end, decoded in _b64_runs(raw):
         masked = apply(decoded, secrets)
@@ -85,9 +99,9 @@ def _still_there(data: Any, secrets: list[Secret]) -> bool:
     if not isinstance(data, str):
         return False
     raw = data.encode("utf-8")
-    return any(
-        s.value in blob for blob in [raw, *(d for _, _, d in _b64_runs(raw))] for s in secrets
-    )
+    joined = re.sub(rb"\s+", b"", raw)  # base64 wrapped over lines, in a literal
+    blobs = [raw, _lenient(raw) or b"", *(d for t in (raw, joined) for _, _, d in _b64_runs(t))]
+    return any(s.value in blob for blob in blobs for s in secrets)
 
 
 def reencode(body: bytes, secrets: list[Secret]) -> bytes:
