@@ -130,6 +130,10 @@ def relay_stored(push_id: int, upstream: Upstream) -> RelayOutcome:
         outcome = perform(push_id, upstream)
     else:
         outcome = _relay(info.repo, push_id, upstream)
+        if outcome.state == "relayed":  # a masked push: its map, for the agent's next push
+            from gitgate.mask.apply import remember_queued
+
+            remember_queued(info.repo, push_id)
     from gitgate.metrics import RELAYS
 
     RELAYS.labels("queued", "ok" if outcome.state == "relayed" else outcome.state).inc()

@@ -19,6 +19,7 @@ import subprocess
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
@@ -105,6 +106,7 @@ class Push:
     seen: dict[bytes, list[FileChange]] = field(default_factory=dict)  # per commit, all refs
     translate: Callable[[bytes], bytes] = bytes  # agent id -> upstream id (gitgate.mask)
     known: dict[bytes, bytes] = field(default_factory=dict)  # the same, as stored
+    queued_map: Any = None  # a queued masked push's gitgate.mask.apply.Masked (its map)
 
     _blobs: OrderedDict[bytes, Blob] = field(default_factory=OrderedDict, repr=False)
     _blob_bytes: int = 0

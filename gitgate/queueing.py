@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 from gitgate import notify
 from gitgate.approval import ZERO, combined_review, event_payload
 from gitgate.config import Config
+from gitgate.mask import mapping as mask_mapping
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.policy import RefDecision
 from gitgate.protocol import PushRequest, encode_request_head
@@ -79,6 +80,11 @@ class QueueService:
                     expiry_s=expiry,
                     payload=body,
                 )
+                if not entry.duplicate and push is not None and push.queued_map is not None:
+                    # kept aside until approval relays it (gitgate.mask.apply.remember_queued)
+                    m = push.queued_map
+                    pending = mask_mapping.pending_repo(caller.repo, entry.id)
+                    mask_mapping.save(pending, caller.subject, m.maps, m.originals)
                 if not entry.duplicate:
                     payload = event_payload(
                         entry.id, caller.repo, caller.subject, summary, rules[0].name

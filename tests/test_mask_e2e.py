@@ -355,6 +355,55 @@ def test_mask_a_queued_push_before_it_is_stored(
     assert key.encode() not in gate_data(gate)
 
 
+@pytest.mark.slow
+def test_mask_a_queued_push_keeps_the_map_on_approval(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path, db_url: str
+) -> None:
+    """After approval relays a masked, queued push, the agent's next push is translated onto
+    the masked history (a fast-forward, rc 0), as after a direct masked push."""
+    bare, repo = seeded
+    rules = [
+        {
+            **MASK_RULES[0],
+            "protected_paths": ["deploy/**"],
+            "reviewers": ["maintainers"],
+            "actions": {"secrets": "mask", "protected_paths": "queue"},
+        }
+    ]
+    gate = make_gate(rules, db_url=db_url)
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    key = secrets.AWS_ACCESS_KEY_ID
+    mine = commit(work, {"deploy/prod.yaml": f"replicas: 3\nkey: {key}\n"}, "deploy")
+    queued = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert queued.returncode != 0 and "queued for approval as #1" in queued.stderr
+    from gitgate.mask import mapping
+
+    assert mapping.load(repo) == {}  # nothing translates onto commits upstream lacks yet
+    assert gate.cli("review", "approve", "1", "--as", "alice", "--group", "maintainers") == 0
+    masked = upstream_ref(bare, "refs/heads/main")
+    assert masked not in (None, mine)
+    assert mapping.load(repo)[mine.encode()] == masked.encode()
+    assert mapping.load(mapping.pending_repo(repo, 1)) == {}
+    # the agent keeps working on its own (unmasked) commit: its next push is a fast-forward
+    nxt = commit(work, {"README.md": "# app\n\nafter approval\n"}, "after approval")
+    again = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    assert again.returncode == 0, again.stderr
+    assert f"{mine[:7]}..{nxt[:7]}" in again.stderr and "fetch first" not in again.stderr
+    tip = upstream_ref(bare, "refs/heads/main")
+    assert git("rev-parse", "main^", cwd=bare).stdout.strip() == masked
+    assert git("show", f"{tip}:README.md", cwd=bare).stdout == "# app\n\nafter approval\n"
+    assert git("show", f"{tip}:deploy/prod.yaml", cwd=bare).stdout.startswith(
+        "replicas: 3\nkey: **gitgate-masked:AWS Access Key:"
+    )
+    assert key.encode() not in all_objects(bare)
+    assert key.encode() not in gate_data(gate)  # the map kept with the queued push included
+    # and syncing takes the masked history without a conflict
+    pulled = git("pull", "--rebase", "origin", "main", cwd=work, check=False)
+    assert pulled.returncode == 0, pulled.stderr
+    assert rev(work, "HEAD") == tip
+
+
 def receive_advert(gate: GateServer, repo: str, token: str) -> str:
     """The receive-pack advertisement as `token`'s identity sees it."""
     import base64

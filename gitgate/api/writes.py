@@ -171,6 +171,11 @@ class Writes:
         if d.effective == "allow":
             self.svc.relay(call, resp, path, body)
             return
+        if d.effective == "mask":
+            from gitgate.api.masked import relay_masked
+
+            relay_masked(self, call, resp, path, body, push, d)
+            return
         if d.effective == "queue":
             self.queue(call, resp, q, push, d)
             return
@@ -201,7 +206,17 @@ class Writes:
         self, call: ApiCall, resp: falcon.Response, q: Quarantine, push: Push, d: RefDecision
     ) -> None:
         from gitgate.approval import QueueRefused
+        from gitgate.mask.apply import for_queue
 
+        events: list[dict[str, Any]] = []
+        mask_lines = for_queue(
+            push, [d], events
+        )  # a masking rule: the queue never holds the secret either
+        if d.effective == "reject":
+            self.refuse(call, d)
+            return
+        if events:
+            call.fields["events"] = events
         repo, cmd = call.caller.repo, d.command
         req = PushRequest([cmd], list(CAPS))
         head = encode_request_head(req, [cmd])
@@ -231,7 +246,8 @@ class Writes:
         )
         payload = {
             "message": f"gitgate: {held} "
-            f"(rule {d.rule.name if d.rule else '-'}).\n{self.lines(d, queue_id)}",
+            f"(rule {d.rule.name if d.rule else '-'}).\n{self.lines(d, queue_id)}"
+            + "".join(f"\n{line}" for line in mask_lines),
             "queue_id": queue_id,
             "ref": d.ref,
             "sha": cmd.new.decode(),

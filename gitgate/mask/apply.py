@@ -178,10 +178,17 @@ def to_mask(d: RefDecision) -> list[Finding]:
     return [f for v in d.failed if v.check == "secrets" and not v.error for f in v.findings]
 
 
-def for_queue(push: Push, queued: list[RefDecision], events: list[dict[str, Any]]) -> list[str]:
+def for_queue(
+    push: Push, queued: list[RefDecision], events: list[dict[str, Any]], *, keep_map: bool = True
+) -> list[str]:
     """Mask the queued refs that carry secrets their rule masks: their commands become the
     rewritten ones (gitgate.queueing then stores a pack of the rewritten objects only). A ref
-    that cannot be masked is refused. Returns the lines for the agent."""
+    that cannot be masked is refused. Returns the lines for the agent.
+
+    `keep_map`: the map goes on `push.queued_map`; gitgate.queueing stores it aside with the
+    queued push (mapping.pending_repo) and approval adopts it once relayed (remember_queued),
+    so the agent's next push is translated as after a direct masked push. False for an API
+    write: the gate's commit is not the agent's."""
     todo = [d for d in queued if to_mask(d)]
     if not todo:
         return []
@@ -201,6 +208,8 @@ def for_queue(push: Push, queued: list[RefDecision], events: list[dict[str, Any]
         build_update(push, d.command) for d in todo
     ]
     events.extend(masked.events)
+    if keep_map:
+        push.queued_map = masked
     return [line.replace("before relaying", "before queueing") for line in masked.lines]
 
 
@@ -252,5 +261,14 @@ def remember(repo: str, subject: str, masked: Masked) -> None:
     mends it), so this is logged, not raised."""
     try:
         mapping.save(repo, subject, masked.maps, masked.originals)
+    except Exception as ex:
+        log.error("storing the mask map of %s failed: %s", repo, type(ex).__name__)
+
+
+def remember_queued(repo: str, push_id: int) -> None:
+    """Approval relayed queued push `push_id`: the map it was queued with becomes the repo's
+    (as remember(): logged, never raised; the push has landed)."""
+    try:
+        mapping.adopt_pending(repo, push_id)
     except Exception as ex:
         log.error("storing the mask map of %s failed: %s", repo, type(ex).__name__)

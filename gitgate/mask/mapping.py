@@ -106,3 +106,31 @@ def own_tips(repo: str, subject: str, upstream_ids: Iterable[bytes]) -> dict[byt
             .order_by(MaskMap.id)
         )
         return {r.upstream_oid.encode(): r.agent_oid.encode() for r in query}
+
+
+def pending_repo(repo: str, push_id: int) -> str:
+    """Where a queued masked push's map waits for approval: not `repo`, so nothing is
+    translated onto commits upstream does not have yet (a repo name never holds `#`)."""
+    return f"{repo}#queued/{push_id}"
+
+
+def adopt_pending(repo: str, push_id: int) -> int:
+    """Approval relayed queued push `push_id`: its waiting map becomes `repo`'s (ids already
+    mapped are kept, as in save())."""
+    src = pending_repo(repo, push_id)
+    with connection(), write_transaction():
+        rows = [
+            {
+                "repo": repo,
+                "kind": r.kind,
+                "agent_oid": r.agent_oid,
+                "upstream_oid": r.upstream_oid,
+                "subject": r.subject,
+                "original": r.original,
+            }
+            for r in MaskMap.select().where(MaskMap.repo == src)
+        ]
+        for i in range(0, len(rows), BATCH):
+            MaskMap.insert_many(rows[i : i + BATCH]).on_conflict_ignore().execute()
+        MaskMap.delete().where(MaskMap.repo == src).execute()
+    return len(rows)
