@@ -41,14 +41,36 @@ BATCH_BYTES = 16 * 1024 * 1024  # text held in memory at once, whatever the push
 
 def added_lines(old: bytes, new: bytes) -> set[int]:
     """1-based numbers of lines in `new` that `old` did not already have."""
-    budget = Counter(old.split(b"\n"))
-    added = set()
-    for i, line in enumerate(new.split(b"\n"), start=1):
-        if budget[line] > 0:
-            budget[line] -= 1
-        else:
-            added.add(i)
+    lines = new.split(b"\n")
+    return {i + 1 for i in _added_indexes(old.split(b"\n"), lines)}
+
+
+def _added_indexes(old_lines: list[bytes], new_lines: list[bytes]) -> list[int]:
+    """0-based indexes of the lines of `new_lines` that `old_lines` did not already have,
+    as a multiset: of n copies of a line where old had k, the first k are old, the rest new.
+    Both files are counted in C (Counter); Python only visits lines whose count grew, so a
+    small edit of a large file costs two splits and two counts, not a loop over its lines."""
+    had = Counter(old_lines).get
+    excess = {line: n - had(line, 0) for line, n in Counter(new_lines).items() if n > had(line, 0)}
+    if not excess:
+        return []
+    added = []
+    for i in reversed([i for i, line in enumerate(new_lines) if line in excess]):
+        line = new_lines[i]
+        if excess[line] > 0:  # the last copies are the new ones
+            excess[line] -= 1
+            added.append(i)
+    added.reverse()
     return added
+
+
+def blank_unchanged(old: bytes, new: bytes) -> bytes:
+    """`new` with every line `old` already had blanked (line numbers stay true)."""
+    new_lines = new.split(b"\n")
+    out = [b""] * len(new_lines)
+    for i in _added_indexes(old.split(b"\n"), new_lines):
+        out[i] = new_lines[i]
+    return b"\n".join(out)
 
 
 def scan_key(change: FileChange) -> bytes:
@@ -71,10 +93,7 @@ def scan_text(push: Push, change: FileChange, max_bytes: int) -> bytes | None:
     if change.old_blob and change.kind != "add":
         old = push.blob(change.old_blob).as_raw_string()
         if b"\0" not in old[:8000]:
-            keep = added_lines(old, data)
-            data = b"\n".join(
-                line if i in keep else b"" for i, line in enumerate(data.split(b"\n"), start=1)
-            )
+            data = blank_unchanged(old, data)
     return data[:max_bytes]
 
 
