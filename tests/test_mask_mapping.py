@@ -86,19 +86,20 @@ def test_purge_pending_drops_maps_of_pushes_that_ended_unrelayed(db: peewee.Data
         assert mapping.save(mapping.pending_repo("acme/app", push_id), "alice", maps) == 2
     missing = max(ids.values()) + 1000  # an entry that no longer exists
     assert mapping.save(mapping.pending_repo("acme/app", missing), "a", {"tag": {_ids(9): _ids(8)}})
-    # the id of an entry of another repo: not this map's entry
-    other = mapping.pending_repo("acme/other", ids["pending"])
-    assert mapping.save(other, "a", {"tag": {_ids(9): _ids(8)}}) == 1
+    # the id of an entry of another repo: not these maps' entry (three names share one id)
+    others = [mapping.pending_repo(r, ids["pending"]) for r in ("acme/other", "zeta/z")]
+    for other in others:
+        assert mapping.save(other, "a", {"tag": {_ids(9): _ids(8)}}) == 1
     assert mapping.save("acme/app", "alice", {"commit": {_ids(97): _ids(98)}}) == 1
     assert mapping.save("odd#queued/x", "a", {"tag": {_ids(9): _ids(8)}}) == 1  # unparsable
 
-    assert mapping.purge_pending() == 2 * len(dropped_states) + 2
+    assert mapping.purge_pending() == 2 * len(dropped_states) + 3
 
     for state, push_id in ids.items():
         left = mapping.load(mapping.pending_repo("acme/app", push_id))
         assert len(left) == (2 if state in kept_states else 0), state
     assert mapping.load(mapping.pending_repo("acme/app", missing)) == {}
-    assert mapping.load(other) == {}
+    assert all(mapping.load(other) == {} for other in others)
     assert mapping.load("acme/app") == {_ids(97): _ids(98)}  # adopted maps are never touched
     assert mapping.load("odd#queued/x") == {_ids(9): _ids(8)}
     assert mapping.purge_pending() == 0

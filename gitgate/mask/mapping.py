@@ -154,24 +154,20 @@ def purge_pending() -> int:
             .where(MaskMap.repo.contains(PENDING_MARK))
             .distinct()
         ]
-        owners: dict[int, str] = {}
+        owners: list[tuple[int, str]] = []  # one id may appear under several repo names
         for name in names:
             repo, _, number = name.rpartition(PENDING_MARK)
             if repo and number.isdigit() and pending_repo(repo, int(number)) == name:
-                owners[int(number)] = name
-        entries = (
-            {
-                e.id: (e.repo, e.state)
-                for e in QueuedPush.select(QueuedPush.id, QueuedPush.repo, QueuedPush.state).where(
-                    QueuedPush.id << sorted(owners)
-                )
-            }
-            if owners
-            else {}
-        )
+                owners.append((int(number), name))
+        ids = sorted({push_id for push_id, _ in owners})
+        entries: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(ids), BATCH):
+            query = QueuedPush.select(QueuedPush.id, QueuedPush.repo, QueuedPush.state)
+            for e in query.where(QueuedPush.id << ids[i : i + BATCH]):
+                entries[e.id] = (e.repo, e.state)
         gone = [
             name
-            for push_id, name in owners.items()
+            for push_id, name in owners
             if push_id not in entries  # the entry is gone, or the id now names another repo's
             or pending_repo(entries[push_id][0], push_id) != name
             or entries[push_id][1] in ABANDONED_STATES
