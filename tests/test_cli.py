@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from gitgate import __version__
-from gitgate.cli import main
+from gitgate.cli import load_config, main
+from gitgate.cli.db import open_bound
+from gitgate.mask import mapping
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,5 +39,11 @@ def test_db_upgrade_and_purge(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["db", "upgrade", "--config", str(cfg)]) == 0
     assert "database schema at version" in capsys.readouterr().err
     assert (tmp_path / "data" / "gitgate.db").exists()
+    with open_bound(load_config(str(cfg))):  # the waiting map of a queue entry that is gone
+        mapping.save(mapping.pending_repo("acme/app", 7), "a", {"commit": {b"1" * 40: b"2" * 40}})
     assert main(["purge", "--config", str(cfg), "--days", "30"]) == 0
-    assert "purged records older than 30 days" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "purged records older than 30 days" in out
+    assert "1 pending_mask_map_rows" in out
+    assert main(["purge", "--config", str(cfg), "--days", "30"]) == 0
+    assert "0 pending_mask_map_rows" in capsys.readouterr().out

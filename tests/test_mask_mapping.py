@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import io
+
 import peewee
 from dulwich.objects import Blob, Commit, Tree
 
+from gitgate.db import connection
+from gitgate.db.models import QueuedPush
 from gitgate.mask import mapping
+from gitgate.store import queue
 
 
 def _ids(n: int) -> bytes:
@@ -53,3 +58,48 @@ def test_map_keeps_clean_commits_not_blobs(db: peewee.Database) -> None:
     maps = {"commit": {commit.id: _ids(7)}, "blob": {secret.id: _ids(8)}}
     mapping.save("acme/app", "alice", maps, {commit.id: commit, secret.id: secret})
     assert [o.id for o in mapping.originals("acme/app")] == [commit.id]
+
+
+def _queued(repo: str, state: str) -> int:
+    push_id = queue.enqueue(
+        repo=repo,
+        pusher_subject="alice",
+        pusher_groups=[],
+        rule_name="r",
+        reviewer_groups=[],
+        approvals_required=1,
+        expiry_s=3600,
+        summary={},
+        payload=io.BytesIO(b"x"),
+    )
+    with connection():
+        QueuedPush.update(state=state).where(QueuedPush.id == push_id).execute()
+    return push_id
+
+
+def test_purge_pending_drops_maps_of_pushes_that_ended_unrelayed(db: peewee.Database) -> None:
+    kept_states = ("pending", "relaying", "relayed")
+    dropped_states = ("rejected", "expired", "stale", "failed", "superseded")
+    ids = {state: _queued("acme/app", state) for state in (*kept_states, *dropped_states)}
+    for n, push_id in enumerate(ids.values()):
+        maps = {"commit": {_ids(n): _ids(50 + n)}, "blob": {_ids(20 + n): _ids(70 + n)}}
+        assert mapping.save(mapping.pending_repo("acme/app", push_id), "alice", maps) == 2
+    missing = max(ids.values()) + 1000  # an entry that no longer exists
+    assert mapping.save(mapping.pending_repo("acme/app", missing), "a", {"tag": {_ids(9): _ids(8)}})
+    # the id of an entry of another repo: not these maps' entry (three names share one id)
+    others = [mapping.pending_repo(r, ids["pending"]) for r in ("acme/other", "zeta/z")]
+    for other in others:
+        assert mapping.save(other, "a", {"tag": {_ids(9): _ids(8)}}) == 1
+    assert mapping.save("acme/app", "alice", {"commit": {_ids(97): _ids(98)}}) == 1
+    assert mapping.save("odd#queued/x", "a", {"tag": {_ids(9): _ids(8)}}) == 1  # unparsable
+
+    assert mapping.purge_pending() == 2 * len(dropped_states) + 3
+
+    for state, push_id in ids.items():
+        left = mapping.load(mapping.pending_repo("acme/app", push_id))
+        assert len(left) == (2 if state in kept_states else 0), state
+    assert mapping.load(mapping.pending_repo("acme/app", missing)) == {}
+    assert all(mapping.load(other) == {} for other in others)
+    assert mapping.load("acme/app") == {_ids(97): _ids(98)}  # adopted maps are never touched
+    assert mapping.load("odd#queued/x") == {_ids(9): _ids(8)}
+    assert mapping.purge_pending() == 0

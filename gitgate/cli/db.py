@@ -93,12 +93,15 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 def cmd_purge(args: argparse.Namespace) -> int:
     from gitgate.cli import load_config
+    from gitgate.mask import mapping
     from gitgate.store import sessions
 
     cfg = load_config(args.config)
     days = cfg.audit.retention_days if args.days is None else args.days
     with open_bound(cfg):
         counts = sessions.purge(days)
+        # not age-bound: a map of a push that ended unrelayed is never read again
+        counts["pending_mask_map_rows"] = mapping.purge_pending()
     summary = ", ".join(f"{n} {what}" for what, n in counts.items())
     print(f"gitgate: purged records older than {days} days: {summary or 'nothing'}")
     return compact_mirrors(cfg)

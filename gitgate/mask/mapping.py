@@ -15,10 +15,12 @@ from collections.abc import Iterable
 from dulwich.objects import Commit, ShaFile, Tree
 
 from gitgate.db import connection, write_transaction
-from gitgate.db.models import MaskMap
+from gitgate.db.models import FINISHED_STATES, RELAYED, MaskMap, QueuedPush
 
 BATCH = 500
 TIP_KINDS = ("commit", "tag")
+PENDING_MARK = "#queued/"
+ABANDONED_STATES = FINISHED_STATES - {RELAYED}  # their waiting map is never adopted
 
 
 def save(
@@ -111,7 +113,7 @@ def own_tips(repo: str, subject: str, upstream_ids: Iterable[bytes]) -> dict[byt
 def pending_repo(repo: str, push_id: int) -> str:
     """Where a queued masked push's map waits for approval: not `repo`, so nothing is
     translated onto commits upstream does not have yet (a repo name never holds `#`)."""
-    return f"{repo}#queued/{push_id}"
+    return f"{repo}{PENDING_MARK}{push_id}"
 
 
 def adopt_pending(repo: str, push_id: int) -> int:
@@ -134,3 +136,43 @@ def adopt_pending(repo: str, push_id: int) -> int:
             MaskMap.insert_many(rows[i : i + BATCH]).on_conflict_ignore().execute()
         MaskMap.delete().where(MaskMap.repo == src).execute()
     return len(rows)
+
+
+def purge_pending() -> int:
+    """Delete the waiting maps no approval will ever adopt (for `gitgate purge`): those of
+    queued pushes that ended otherwise (rejected, expired, stale, failed, superseded) and of
+    entries that no longer exist. Returns the number of rows removed.
+
+    A pending or relaying push keeps its map (it may still be relayed), and so does a relayed
+    one (adopt_pending removes its own; rows left there mean adoption is still owed). A name
+    that does not parse as pending_repo() wrote it is left alone: never delete the unknown.
+    """
+    with connection(), write_transaction():
+        names = [
+            r.repo
+            for r in MaskMap.select(MaskMap.repo)
+            .where(MaskMap.repo.contains(PENDING_MARK))
+            .distinct()
+        ]
+        owners: list[tuple[int, str]] = []  # one id may appear under several repo names
+        for name in names:
+            repo, _, number = name.rpartition(PENDING_MARK)
+            if repo and number.isdigit() and pending_repo(repo, int(number)) == name:
+                owners.append((int(number), name))
+        ids = sorted({push_id for push_id, _ in owners})
+        entries: dict[int, tuple[str, str]] = {}
+        for i in range(0, len(ids), BATCH):
+            query = QueuedPush.select(QueuedPush.id, QueuedPush.repo, QueuedPush.state)
+            for e in query.where(QueuedPush.id << ids[i : i + BATCH]):
+                entries[e.id] = (e.repo, e.state)
+        gone = [
+            name
+            for push_id, name in owners
+            if push_id not in entries  # the entry is gone, or the id now names another repo's
+            or pending_repo(entries[push_id][0], push_id) != name
+            or entries[push_id][1] in ABANDONED_STATES
+        ]
+        removed = 0
+        for i in range(0, len(gone), BATCH):
+            removed += int(MaskMap.delete().where(MaskMap.repo << gone[i : i + BATCH]).execute())
+    return removed
