@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitgate.config import QueueConfig, Rule, parse_duration
+from gitgate.metrics import HELD_PUSHES
 
 log = logging.getLogger("gitgate.hold")
 WAIT_OPTION = "gitgate.wait="
@@ -103,9 +104,11 @@ class Holder:
                 ],
                 0.0,
             )
+        HELD_PUSHES.inc()  # livesum: a worker that dies mid-hold drops out of the sum
         try:
             return self._wait(push_id, seconds, say, cancelled, still)
         finally:
+            HELD_PUSHES.dec()
             self._slots.release()
 
     def _wait(

@@ -62,9 +62,14 @@ UPSTREAM_ERRORS = Counter(
     "Upstream failures (an HTTP error status, or unreachable / cut short / malformed)",
     ["kind"],
 )
+PUSHES_IN_FLIGHT = Gauge(
+    "gitgate_pushes_in_flight",
+    "Pushes inside the gate right now (received, being inspected or relayed)",
+    multiprocess_mode="livesum",
+)
 HELD_PUSHES = Gauge(
     "gitgate_held_pushes",
-    "Pushes the gate holds right now (received, being inspected or relayed)",
+    "Queued pushes held open for review right now (git push -o gitgate.wait=...)",
     multiprocess_mode="livesum",
 )
 SCANNER_BUSY = Gauge(

@@ -23,7 +23,7 @@ from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
 from gitgate.mask import apply as mask_apply
-from gitgate.metrics import HELD_PUSHES, INSPECTION_SECONDS
+from gitgate.metrics import INSPECTION_SECONDS, PUSHES_IN_FLIGHT
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.policy import RefDecision, break_glass_reason, decide, rule_for
 from gitgate.protocol import (
@@ -124,7 +124,7 @@ class ReceivePack:
         outcome = PushOutcome()
 
         def work() -> None:
-            HELD_PUSHES.inc()
+            PUSHES_IN_FLIGHT.inc()
             try:
                 events.put(self._process(caller, spool, req, events.put, outcome))
             except Exception as ex:
@@ -142,7 +142,7 @@ class ReceivePack:
                 outcome.statuses = [(c.ref, reason) for c in req.commands]
                 events.put(self._final(req, "ok", outcome.statuses, {}))
             finally:
-                HELD_PUSHES.dec()
+                PUSHES_IN_FLIGHT.dec()
                 spool.close()
                 if on_done:
                     try:

@@ -8,6 +8,7 @@ import pytest
 
 from gitgate.config import QueueConfig
 from gitgate.hold import Holder
+from gitgate.metrics import REGISTRY
 
 
 @pytest.mark.parametrize(
@@ -20,7 +21,9 @@ def test_held_pushes_never_take_every_thread(max_held: int, threads: int, limit:
 def test_past_the_bound_a_push_ends_queued_at_once_and_says_why() -> None:
     holder = Holder(QueueConfig(max_held=4), threads=1)  # one thread: nothing may be held
     said: list[list[str]] = []
+    before = REGISTRY.get_sample_value("gitgate_held_pushes")
     held = holder.hold(12, 60.0, said.append, threading.Event())
     assert held.state == "pending" and held.waited_s == 0.0
     assert "still queued as #12" in (held.reason or "")
     assert any("not waiting for review" in line for line in held.lines)
+    assert REGISTRY.get_sample_value("gitgate_held_pushes") == before  # not held: not counted

@@ -20,6 +20,8 @@ from tests.fixtures.gate import UPSTREAM_TOKEN_ENV, write_config
 from tests.fixtures.service import GateProcess, base_env, git_requests, http_get, serve_argv
 from tests.fixtures.upstream import UpstreamServer, commit, git, upstream_ref
 from tests.test_queue_e2e import queue_rule
+from tests.test_queue_hold_service_e2e import start_push
+from tests.test_queue_recovery_e2e import wait_for
 
 pytestmark = pytest.mark.slow
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -115,6 +117,7 @@ def test_metrics_after_clone_push_and_queue_cycle(
         assert value(m, "gitgate_inspection_seconds_count") == 2
         assert value(m, "gitgate_scan_seconds_count") >= 1
         assert value(m, "gitgate_held_pushes") == 0
+        assert value(m, "gitgate_pushes_in_flight") == 0
         assert value(m, "gitgate_scanner_busy") == 0
         assert value(m, "gitgate_upstream_errors_total", kind="http") == 0
         assert value(m, "gitgate_upstream_errors_total", kind="connection") == 0
@@ -125,7 +128,7 @@ def test_metrics_after_clone_push_and_queue_cycle(
     files = tmp_path / "gate" / "metrics"
     assert list(files.glob("counter_*.db"))
 
-    # a worker that dies: gunicorn's child_exit hook drops its live gauges (held pushes,
+    # a worker that dies: gunicorn's child_exit hook drops its live gauges (pushes in flight,
     # scanner busy) while the counters keep what it did
     live = sorted(files.glob("gauge_livesum_*.db"))
     assert len(live) == 2, live  # one per worker
@@ -137,3 +140,36 @@ def test_metrics_after_clone_push_and_queue_cycle(
     m = scrape(gate.url)
     assert value(m, "gitgate_pushes_total", decision="allow", rule="prod-review") == 1
     assert value(m, "gitgate_relays_total", kind="queued", result="ok") == 1
+
+
+def test_held_gauge_counts_a_push_held_open_for_review(
+    gate: GateProcess, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    """Issue #15: `gitgate_held_pushes` is the pushes held open for review (issue #14's
+    `-o gitgate.wait`), `gitgate_pushes_in_flight` every push inside the gate."""
+    bare, repo = seeded
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    assert value(scrape(gate.url), "gitgate_held_pushes") == 0
+    tip = commit(work, {"deploy/prod.yaml": "replicas: 9\n"}, "scale")
+    push = start_push(work, "main", wait="60s")
+    try:
+        wait_for(lambda: value(scrape(gate.url), "gitgate_held_pushes") == 1, "held gauge at 1")
+        m = scrape(gate.url)
+        assert value(m, "gitgate_held_pushes") == 1
+        assert value(m, "gitgate_pushes_in_flight") == 1  # the held push is still inside
+        assert value(m, "gitgate_queue_depth", state="pending") == 1
+        assert "Relay: relayed" in approve_on_page(gate.url, 1, "alice")
+        _, err = push.communicate(timeout=120)
+    finally:
+        if push.returncode is None:
+            push.kill()
+            push.communicate()
+    assert push.returncode == 0, err
+    assert "HEAD -> main" in err and "waiting for review #1" in err
+    assert upstream_ref(bare, "refs/heads/main") == tip
+    # the hold ends before the gate writes git's report: the held gauge is 0 once git exits
+    assert value(scrape(gate.url), "gitgate_held_pushes") == 0
+    wait_for(lambda: value(scrape(gate.url), "gitgate_pushes_in_flight") == 0, "in flight 0")
+    m = scrape(gate.url)
+    assert (value(m, "gitgate_held_pushes"), value(m, "gitgate_pushes_in_flight")) == (0, 0)
