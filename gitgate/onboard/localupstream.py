@@ -4,6 +4,11 @@ It plays GitHub's part so a newcomer can see the gate relay, refuse and queue wi
 account: smart HTTP through git's own CGI, and HTTP Basic with one token, as github.com takes
 the gate's credential (`x-access-token:TOKEN`), so the try-out exercises the gate's credential
 path too. It is for a local demonstration only: one process, loopback, no TLS.
+
+The CGI bridge (`BackendHandler`, `BackendServer`) is the one implementation: the tests'
+upstream (tests/fixtures/upstream.py) subclasses it through the `authorized()` and
+`path_info()` hooks, so the demonstration and the tests talk to the same bridge. It streams
+both bodies, as GitHub does: a buffering upstream would hide the gate's own streaming.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, BinaryIO, Self, cast
 from urllib.parse import urlsplit
 
 CHUNK = 64 * 1024
@@ -30,9 +35,12 @@ def http_backend() -> str:
     return os.path.join(exec_path, "git-http-backend")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: LocalUpstream  # type: ignore[assignment]
-    protocol_version = "HTTP/1.0"  # the body ends when the connection closes
+class BackendHandler(BaseHTTPRequestHandler):
+    """A CGI bridge to `git http-backend`; subclasses decide who may in and where a path goes."""
+
+    server: BackendServer  # type: ignore[assignment]
+    protocol_version = "HTTP/1.0"  # the body ends when the connection closes: no buffering
+    realm = "upstream"
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # the gate logs every request already
@@ -43,12 +51,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._cgi()
 
+    def authorized(self) -> bool:
+        """Whether this request may reach git (called once per request); the base takes all."""
+        return True
+
+    def path_info(self, path: str) -> str:
+        """The PATH_INFO git sees for the request's path; the base passes it on as is."""
+        return path
+
     def _cgi(self) -> None:
         srv = self.server
-        given = self.headers.get("Authorization") or ""
-        if not hmac.compare_digest(given.encode(), srv.expected_auth().encode()):
+        if not self.authorized():
             self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="local upstream"')
+            self.send_header("WWW-Authenticate", f'Basic realm="{self.realm}"')
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -60,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
             "GIT_PROJECT_ROOT": str(srv.root),
             "GIT_HTTP_EXPORT_ALL": "1",
             "REQUEST_METHOD": self.command,
-            "PATH_INFO": parts.path,
+            "PATH_INFO": self.path_info(parts.path),
             "QUERY_STRING": parts.query,
             "CONTENT_TYPE": self.headers.get("Content-Type", ""),
             "REMOTE_USER": "gate",
@@ -68,7 +83,7 @@ class _Handler(BaseHTTPRequestHandler):
             "GIT_CONFIG_NOSYSTEM": "1",
             "HOME": str(srv.root),
         }
-        if not chunked:
+        if not chunked:  # without CONTENT_LENGTH http-backend reads its input to EOF
             env["CONTENT_LENGTH"] = str(length)
         for header in ("Git-Protocol", "Content-Encoding"):
             if value := self.headers.get(header):
@@ -131,29 +146,49 @@ def _cgi_head(out: IO[bytes]) -> tuple[int, list[tuple[str, str]]]:
     return status, headers
 
 
-class LocalUpstream(ThreadingHTTPServer):
-    """`LocalUpstream(root, token).start()`; `url` is where the gate's config points."""
+class BackendServer(ThreadingHTTPServer):
+    """Bare repos under `root`, served on a loopback port 0 by `handler` in its own thread."""
 
     daemon_threads = True
 
-    def __init__(self, root: Path, token: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(
+        self, root: Path, handler: type[BackendHandler], poll_interval: float = 0.5
+    ) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
         self.root = root
-        self.token = token
         self.backend = http_backend()
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    def expected_auth(self) -> str:
-        return "Basic " + base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+        self.thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": poll_interval}, daemon=True
+        )
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def start(self) -> LocalUpstream:
+    def start(self) -> Self:
         self.thread.start()
         return self
 
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+class _Handler(BackendHandler):
+    server: LocalUpstream  # type: ignore[assignment]
+    realm = "local upstream"
+
+    def authorized(self) -> bool:
+        given = self.headers.get("Authorization") or ""
+        return hmac.compare_digest(given.encode(), self.server.expected_auth().encode())
+
+
+class LocalUpstream(BackendServer):
+    """`LocalUpstream(root, token).start()`; `url` is where the gate's config points."""
+
+    def __init__(self, root: Path, token: str) -> None:
+        super().__init__(root, _Handler)
+        self.token = token
+
+    def expected_auth(self) -> str:
+        return "Basic " + base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
