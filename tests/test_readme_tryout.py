@@ -114,7 +114,11 @@ def test_readme_tryout_walkthrough_as_written(tmp_path: Path) -> None:
     finally:
         if gate.proc is not None and gate.proc.poll() is None:
             os.killpg(gate.proc.pid, signal.SIGTERM)  # Ctrl-C's part: the whole group
-        stopped = gate.wait_for_log(lambda lines: any("gitgate try: stopped" in x for x in lines))
+        # `try` gives gunicorn 30 s to stop before it kills its session, then cleans up:
+        # wait past that bound, or a slow stop on a loaded machine reads as no stop at all
+        stopped = gate.wait_for_log(
+            lambda lines: any("gitgate try: stopped" in x for x in lines), timeout=90
+        )
         gate.stop()
     assert stopped, gate.log_text()
     assert token not in gate.log_text()
