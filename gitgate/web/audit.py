@@ -52,24 +52,18 @@ class AuditPage:
         }
 
     def _auditor(self, req: falcon.Request, resp: falcon.Response) -> Any:
-        from gitgate.web.base import html
-
         who = self.web.require(req, resp)
         if who is None:
             return None
         if not self.web.is_auditor(who):
-            html(
+            self.web.error(
+                req,
                 resp,
-                "error.html",
                 falcon.HTTP_403,
-                **self.web.page(
-                    req,
-                    resp,
-                    who=who,
-                    title="Auditors only",
-                    message="The session records are for review.auditor_groups. Ask an admin "
-                    "to add one of your groups there.",
-                ),
+                who,
+                "Auditors only",
+                "The session records are for review.auditor_groups. Ask an admin "
+                "to add one of your groups there.",
             )
             return None
         return who

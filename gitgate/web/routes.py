@@ -51,6 +51,23 @@ class Web:
     def page(self, req: falcon.Request, resp: falcon.Response, **ctx: Any) -> dict[str, Any]:
         return {"prefix": PREFIX, "oidc": self.oidc is not None, **ctx}
 
+    def error(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        status: str,
+        who: Reviewer | None,
+        title: str,
+        message: str,
+    ) -> None:
+        """Render the error page: what went wrong and what to do, in the page's own frame."""
+        html(
+            resp,
+            "error.html",
+            status,
+            **self.page(req, resp, who=who, title=title, message=message),
+        )
+
     def require(self, req: falcon.Request, resp: falcon.Response) -> Reviewer | None:
         """The signed-in reviewer allowed to see the review pages, or None (page rendered)."""
         who = self.sessions.reviewer(req, resp)
@@ -63,18 +80,14 @@ class Web:
             )
             return None
         if not self.may_view(who):
-            html(
+            self.error(
+                req,
                 resp,
-                "error.html",
                 falcon.HTTP_403,
-                **self.page(
-                    req,
-                    resp,
-                    who=who,
-                    title="Not a reviewer",
-                    message=f"{who.subject} is in no reviewer or auditor group of this gate. "
-                    "Ask an admin to add one of your groups to a rule's reviewers.",
-                ),
+                who,
+                "Not a reviewer",
+                f"{who.subject} is in no reviewer or auditor group of this gate. "
+                "Ask an admin to add one of your groups to a rule's reviewers.",
             )
             return None
         return who
@@ -130,17 +143,13 @@ class PushPage:
 
         info = queue.get(push_id)
         if info is None:
-            html(
+            self.web.error(
+                req,
                 resp,
-                "error.html",
                 falcon.HTTP_404,
-                **self.web.page(
-                    req,
-                    resp,
-                    who=who,
-                    title="No such push",
-                    message=f"There is no queued push #{push_id}. Go back to the queue.",
-                ),
+                who,
+                "No such push",
+                f"There is no queued push #{push_id}. Go back to the queue.",
             )
             return
         groups = set(info.reviewer_groups)
@@ -184,19 +193,15 @@ class PushPage:
             return
         form = read_form(req)
         if not csrf_ok(who, form.get("csrf")):
-            html(
+            self.web.error(
+                req,
                 resp,
-                "error.html",
                 falcon.HTTP_403,
-                **self.web.page(
-                    req,
-                    resp,
-                    who=who,
-                    title="Form refused",
-                    message="This form was not sent from your current review session (missing "
-                    "or wrong CSRF token). Nothing was decided: reload the push's page and "
-                    "decide again.",
-                ),
+                who,
+                "Form refused",
+                "This form was not sent from your current review session (missing "
+                "or wrong CSRF token). Nothing was decided: reload the push's page and "
+                "decide again.",
             )
             return
         verdict = form.get("verdict")

@@ -42,15 +42,8 @@ class Callback:
         self.web = web
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from gitgate.web.base import html
-
         def fail(status: str, message: str) -> None:
-            html(
-                resp,
-                "error.html",
-                status,
-                **self.web.page(req, resp, who=None, title="Sign-in failed", message=message),
-            )
+            self.web.error(req, resp, status, None, "Sign-in failed", message)
 
         if self.web.oidc is None:
             return fail(falcon.HTTP_404, "OIDC sign-in is not configured on this gate.")
