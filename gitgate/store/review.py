@@ -137,10 +137,16 @@ def _state_problem(push: QueuedPush, now: datetime) -> str | None:
     return None
 
 
+def may_review(reviewer_groups: Iterable[str], groups: Iterable[str]) -> bool:
+    """A push's reviewer groups admit an identity: an empty list or "*" admits anyone;
+    otherwise one shared group is needed (the CLI and the review page ask this)."""
+    allowed = set(reviewer_groups)
+    return not allowed or "*" in allowed or bool(allowed & set(groups))
+
+
 def _group_problem(push: QueuedPush, reviewer: str, groups: list[str]) -> str | None:
-    """An empty list or "*" admits any reviewer; otherwise one shared group is needed."""
     allowed = set(push.reviewer_groups or ())
-    if allowed and "*" not in allowed and not allowed & set(groups):
+    if not may_review(allowed, groups):
         return f"{reviewer} is in none of the reviewer groups of push #{push.id}: " + ", ".join(
             sorted(allowed)
         )

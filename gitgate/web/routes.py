@@ -16,6 +16,7 @@ import falcon
 
 from gitgate.db.models import PUSH_STATES
 from gitgate.runtime import Runtime
+from gitgate.store.review import may_review
 from gitgate.web.base import PREFIX, Static, html, read_form
 from gitgate.web.session import Reviewer, Sessions, csrf_ok
 
@@ -152,10 +153,7 @@ class PushPage:
                 f"There is no queued push #{push_id}. Go back to the queue.",
             )
             return
-        groups = set(info.reviewer_groups)
-        may_decide = info.state == "pending" and (
-            not groups or "*" in groups or bool(groups & set(who.groups))
-        )
+        may_decide = info.state == "pending" and may_review(info.reviewer_groups, who.groups)
         html(
             resp,
             "push.html",
