@@ -221,7 +221,7 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
         print(next_steps(root, gate_url, upstream.url), flush=True)
         _stop_on_sigterm()
         with contextlib.suppress(KeyboardInterrupt):
-            return child.wait()
+            return _wait_interruptibly(child)
         return 0
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not skip this
@@ -242,6 +242,21 @@ def run(root: Path, bind: str, workers: int = 1) -> int:
         print(f"gitgate try: stopped; {_shown(root)}/ removed", file=sys.stderr, flush=True)
         for signum, previous in saved.items():
             signal.signal(signum, previous)
+
+
+def _wait_interruptibly(child: subprocess.Popen[bytes]) -> int:
+    """Wait for the gate, but stay stoppable by Ctrl-C and SIGTERM.
+
+    The local upstream serves from other threads, and the kernel may deliver a signal to any
+    of them: a bare blocking `child.wait()` in this thread would then never see EINTR and the
+    Python handler (which runs only here) would wait until the gate exited by itself. A wait
+    with a timeout polls in short sleeps, so the handler runs within ~50 ms wherever the
+    signal landed."""
+    while True:
+        try:
+            return child.wait(timeout=3600)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _stop_on_sigterm() -> None:
