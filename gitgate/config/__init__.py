@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from gitgate.config.build import ConfigError, parse_duration
 from gitgate.config.loading import DEFAULT_RULES, default_data_dir, load
-from gitgate.config.registry import ACTIONS, CheckSpec, option_keys, registered
+from gitgate.config.registry import ACTIONS, CheckSpec, registered
 from gitgate.config.rules import (
     ACCESS_LEVELS,
     Actions,
@@ -73,6 +73,5 @@ __all__ = [
     "UpstreamConfig",
     "default_data_dir",
     "load",
-    "option_keys",
     "parse_duration",
 ]

@@ -69,15 +69,6 @@ def find(name: str, checks: Sequence[CheckSpec] | None = None) -> CheckSpec | No
     return next((c for c in (registered() if checks is None else checks) if c.name == name), None)
 
 
-def option_keys(check: CheckSpec) -> list[str]:
-    """The keys a check's options take, by their full path under `rule`:
-    `deny.force_push` for a table, `protected_paths` for an inline option."""
-    import dataclasses
-
-    prefix = "" if check.inline else f"{check.name}."
-    return [prefix + f.name for f in dataclasses.fields(check.Options)]
-
-
 def summary(options: object) -> str:
     """What `options` do, for `gitgate explain`: their own words, else `key=value` pairs."""
     import dataclasses
