@@ -136,16 +136,22 @@ def test_checks_and_messages_take_every_shape(tmp_path: Path) -> None:
     """Inspection never raises on these histories: path checks that match everything, their
     `remote:` lines and `ng` reasons, over non-UTF-8, very long and odd-typed paths."""
     from gitgate.checks.base import CheckContext
-    from gitgate.checks.deny import Deny
-    from gitgate.checks.protected_paths import ProtectedPaths
-    from gitgate.config import Config, DenyConfig, Rule
+    from gitgate.checks.deny import Deny, DenyOptions
+    from gitgate.checks.protected_paths import ProtectedPaths, ProtectedPathsOptions
+    from gitgate.config import Config, Rule
     from gitgate.messages import decision_lines
     from gitgate.policy import RefDecision
     from gitgate.protocol import status_line
 
     repo = make_repo(tmp_path / "r.git", generate(11, histories=30))
     push = gate_push(repo, refs(repo), set())
-    rule = Rule(name="all", protected_paths=["**"], deny=DenyConfig(delete_paths=["**"]))
+    rule = Rule(
+        name="all",
+        checks={
+            "protected_paths": ProtectedPathsOptions(["**"]),
+            "deny": DenyOptions(delete_paths=["**"]),
+        },
+    )
     rules = {u.ref: rule for u in push.updates}
     ctx = CheckContext(config=Config())
     verdicts = ProtectedPaths().run(push, rules, ctx) + Deny().run(push, rules, ctx)

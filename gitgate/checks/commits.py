@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
 from gitgate.config import Rule
@@ -19,13 +20,44 @@ def _email(ident: bytes) -> str:
     return m.group(1) if m else text
 
 
+@dataclass(frozen=True)
+class CommitsOptions:
+    """`[rule.commits]`: regexes for author and committer emails and for messages."""
+
+    author_email: list[str] = field(default_factory=list)
+    committer_email: list[str] = field(default_factory=list)
+    message_deny: list[str] = field(default_factory=list)
+    message_require: str = ""
+
+    def problems(self, where: str) -> list[str]:
+        """Every pattern must compile: a broken one would fail each push, not the config."""
+        patterns = [
+            (f"{where}.{key}[{j}]", rx)
+            for key in ("message_deny", "author_email", "committer_email")
+            for j, rx in enumerate(getattr(self, key))
+        ]
+        if self.message_require:
+            patterns.append((f"{where}.message_require", self.message_require))
+        out = []
+        for path, rx in patterns:
+            try:
+                re.compile(rx)
+            except re.error as ex:
+                out.append(f"{path}: invalid regular expression: {ex}")
+        return out
+
+
 class CommitMetadata:
     name = "commits"
+    Options = CommitsOptions
+    inline = False
+    default_action = "reject"
+    maskable = False
 
     def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]:
         verdicts = []
         for update, rule in updates_for(push, rules):
-            c = rule.commits
+            c = rule.options(self.name, CommitsOptions)
             if not (c.author_email or c.committer_email or c.message_deny or c.message_require):
                 continue
             findings: list[Finding] = []

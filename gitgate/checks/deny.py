@@ -6,6 +6,7 @@ These are the GitHub-ruleset style refusals that do not need to read any content
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from gitgate import globs
 from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
@@ -17,14 +18,30 @@ def _mb(n: int) -> str:
     return f"{n / 1_000_000:.1f} MB"
 
 
+@dataclass(frozen=True)
+class DenyOptions:
+    """`[rule.deny]`: which refusals apply (the docs' rows are tested against these fields)."""
+
+    force_push: bool = True
+    delete_ref: bool = True
+    tag_overwrite: bool = True
+    delete_paths: list[str] = field(default_factory=list)
+    max_file_bytes: int = 0
+    max_push_bytes: int = 0
+
+
 class Deny:
     name = "deny"
+    Options = DenyOptions
+    inline = False
+    default_action = "reject"
+    maskable = False
 
     def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]:
         return [self._one(push, u, rule) for u, rule in updates_for(push, rules)]
 
     def _one(self, push: Push, update: RefUpdate, rule: Rule) -> Verdict:
-        deny = rule.deny
+        deny = rule.options(self.name, DenyOptions)
         found: list[tuple[str, str, Finding | None]] = []  # (reason, hint, finding)
         ref = update.ref
 

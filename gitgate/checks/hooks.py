@@ -8,6 +8,7 @@ or a timeout fails the check, and the rule's `actions.hooks` decides what that m
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
@@ -16,11 +17,27 @@ from gitgate.hookrunner import HookUpdate, discover_hooks, run_hooks
 from gitgate.push import Push
 
 
+@dataclass(frozen=True)
+class HooksOptions:
+    """`hooks = true|false` in the `[[rule]]` itself; the hooks are `[hooks]`, gate-wide."""
+
+    hooks: bool = True
+
+    def summary(self) -> str:
+        return "run" if self.hooks else "not run"
+
+
 class Hooks:
     name = "hooks"
+    Options = HooksOptions
+    inline = True
+    default_action = "reject"
+    maskable = False
 
     def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]:
-        selected = [(u, r) for u, r in updates_for(push, rules) if r.hooks]
+        selected = [
+            (u, r) for u, r in updates_for(push, rules) if r.options(self.name, HooksOptions).hooks
+        ]
         hooks = discover_hooks(Path(ctx.config.hooks.dir))
         if not selected or not hooks:
             return []

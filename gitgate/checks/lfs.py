@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
 from gitgate.config import Rule
@@ -36,8 +37,20 @@ def lfs_object(data: bytes) -> str | None:
     return match.group("oid").decode() if match else None
 
 
+@dataclass(frozen=True)
+class LfsOptions:
+    """No settings: every rule looks for pointers; `[rule.actions] lfs` says what they do."""
+
+    def summary(self) -> str:
+        return "pointers without their objects"
+
+
 class LfsPointers:
     name = "lfs"
+    Options = LfsOptions
+    inline = False
+    default_action = "reject"
+    maskable = False
 
     def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]:
         verdicts = []

@@ -7,6 +7,7 @@ editing it. Paths come from every new commit and, for a force-push, from the net
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from gitgate import globs
 from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
@@ -14,19 +15,34 @@ from gitgate.config import Rule
 from gitgate.push import Push
 
 
+@dataclass(frozen=True)
+class ProtectedPathsOptions:
+    """`protected_paths = [globs]` in the `[[rule]]` itself (the key predates per-check tables)."""
+
+    protected_paths: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return str(self.protected_paths or "none")
+
+
 class ProtectedPaths:
     name = "protected_paths"
+    Options = ProtectedPathsOptions
+    inline = True
+    default_action = "reject"
+    maskable = False
 
     def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]:
         verdicts = []
         for update, rule in updates_for(push, rules):
-            if not rule.protected_paths:
+            protected = rule.options(self.name, ProtectedPathsOptions).protected_paths
+            if not protected:
                 continue
             findings: list[Finding] = []
             seen: set[tuple[str, str]] = set()
             for change in update.changes:
                 for path in change.paths:
-                    pattern = globs.match_any(rule.protected_paths, path)
+                    pattern = globs.match_any(protected, path)
                     if pattern is None or (change.kind, path) in seen:
                         continue
                     seen.add((change.kind, path))

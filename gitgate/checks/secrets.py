@@ -139,8 +139,22 @@ def option_items(push: Push) -> list[ScanItem]:
     ]
 
 
+@dataclass(frozen=True)
+class SecretsOptions:
+    """`secrets = true|false` in the `[[rule]]` itself; the scanner's settings are `[scan]`."""
+
+    secrets: bool = True
+
+    def summary(self) -> str:
+        return "scanned" if self.secrets else "not scanned"
+
+
 class Secrets:
     name = "secrets"
+    Options = SecretsOptions
+    inline = True
+    default_action = "reject"
+    maskable = True  # findings can be rewritten away (gitgate.mask)
 
     def _scan(
         self, push: Push, items: Mapping[bytes, ScanItem], ctx: CheckContext
@@ -178,7 +192,7 @@ class Secrets:
         unique: dict[bytes, ScanItem] = {}
         per_ref: list[tuple[str, list[ScanItem]]] = []
         for update, rule in updates_for(push, rules):
-            if not rule.secrets:
+            if not rule.options(self.name, SecretsOptions).secrets:
                 continue
             items = scan_items(push, update, scan_cfg)
             per_ref.append((update.ref, items))

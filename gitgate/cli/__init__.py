@@ -53,6 +53,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{cfg.source}: ok ({len(cfg.rule)} rule(s); data dir {cfg.storage.data_dir}; "
         f"upstream {cfg.upstream.git_url})"
     )
+    print(f"checks, in the order they run: {', '.join(config_mod.CHECK_NAMES)}")
     print(render(cfg), end="")  # valid, yet perhaps missing what a first push needs
     return 0
 

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 
+from gitgate.config.registry import registered, summary
 from gitgate.policy import repo_rule, rule_for
 
 
@@ -64,25 +65,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
         + ("  (dry run: decides and warns, relays anyway)" if rule.dry_run else "")
     )
     if args.ref and rule.access == "write":
-        acts = dataclasses.asdict(rule.actions)
-        print(f"  protected paths: {rule.protected_paths or 'none'} -> {acts['protected_paths']}")
-        print(f"  secrets: {'scanned' if rule.secrets else 'not scanned'} -> {acts['secrets']}")
-        if acts["secrets"] == "mask":
-            print(
-                "  mask: each secret found is replaced by **gitgate-masked:<type>:<hash>** in "
-                "rewritten commits; only the masked history reaches upstream"
-            )
-        print(f"  lfs pointers without their objects -> {acts['lfs']}")
+        for check in registered():  # every check, in the order they run
+            act = getattr(rule.actions, check.name)
+            opts = rule.options(check.name, check.Options)
+            # a check without settings reads as one phrase: "lfs pointers without ... -> reject"
+            sep = ": " if dataclasses.fields(opts) else " "
+            print(f"  {check.name}{sep}{summary(opts)} -> {act}")
+            if act == "mask":
+                print(
+                    "  mask: each secret found is replaced by **gitgate-masked:<type>:<hash>** "
+                    "in rewritten commits; only the masked history reaches upstream"
+                )
         levels = dataclasses.asdict(rule.secret_actions)
         if any(levels.values()):
-            per = ", ".join(f"{k} -> {v or acts['secrets']}" for k, v in levels.items())
+            per = ", ".join(f"{k} -> {v or rule.actions.secrets}" for k, v in levels.items())
             print(f"  secrets by confidence: {per}")
-        deny = rule.deny
-        print(
-            f"  deny: force_push={deny.force_push} delete_ref={deny.delete_ref} "
-            f"tag_overwrite={deny.tag_overwrite} delete_paths={deny.delete_paths} -> "
-            f"{acts['deny']}"
-        )
+        acts = dict(rule.actions.items())
         if "queue" in acts.values():
             print(
                 f"  queue: reviewers={rule.reviewers} approvals={rule.approvals} "
