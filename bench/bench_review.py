@@ -84,16 +84,18 @@ def main() -> int:
 
         summary = big_summary()
         for _ in range(200):
-            queue.enqueue(
-                repo="acme/app",
-                pusher_subject="agent-7",
-                pusher_groups=["agents"],
-                rule_name="r",
-                reviewer_groups=["maintainers"],
-                approvals_required=2,
-                expiry_s=86400,
-                summary=summary,
-                payload=io.BytesIO(b"0000"),
+            app.runtime.services.run(
+                lambda: queue.enqueue(
+                    repo="acme/app",
+                    pusher_subject="agent-7",
+                    pusher_groups=["agents"],
+                    rule_name="r",
+                    reviewer_groups=["maintainers"],
+                    approvals_required=2,
+                    expiry_s=86400,
+                    summary=summary,
+                    payload=io.BytesIO(b"0000"),
+                )
             )
         client = falcon.testing.TestClient(app)
         rows = [

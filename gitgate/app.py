@@ -1,17 +1,21 @@
 """The falcon application: git smart-HTTP routes, health probes, errors as plain text.
 
-`create_app(config, ...)` takes its collaborators as arguments (tests pass real ones built on
-loopback servers); `get_app()` builds everything from the config file for gunicorn. Errors are
+`create_app(config, services)` takes its collaborators (gitgate.services; tests pass real ones
+built on loopback servers); `get_app()` builds everything from the config file for gunicorn.
+Each app answers every request in its own `contextvars` context, so two apps in one process
+never share a database (gitgate.db). Errors are
 `text/plain`: git shows such a body to its user as `remote: ...`, so every refusal can say what
 to do next.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import uuid
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import falcon
 import peewee
@@ -21,6 +25,10 @@ from gitgate.config import Config
 from gitgate.gitroutes import GitService, InfoRefs, ReceivePackResource, UploadPack
 from gitgate.lfs import LfsRefusal
 from gitgate.runtime import Runtime, build_runtime
+from gitgate.services import Services
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("gitgate.app")
 
@@ -70,14 +78,47 @@ def _not_found(req: falcon.Request, resp: falcon.Response, **_params: Any) -> No
 
 
 class GateApp(falcon.App):
-    """A falcon App that keeps its runtime reachable (for tests and the CLI)."""
+    """A falcon App that keeps its runtime reachable (for tests and the CLI), and answers
+    each request as its own gate: in a fresh context with its services active."""
 
     runtime: Runtime
 
+    def __call__(self, env: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        context = contextvars.copy_context()  # nothing leaks into the server's thread
+        body = context.run(self._answer, env, start_response)
+        wrapper = env.get("wsgi.file_wrapper")
+        if isinstance(body, list) or (isinstance(wrapper, type) and isinstance(body, wrapper)):
+            return body  # produced already, or a file the server sends itself
+        return _InContext(context, body)  # streamed: a push's checks run as this gate too
 
-def create_app(config: Config, *, runtime: Runtime | None = None, **collaborators: Any) -> GateApp:
-    """Build the WSGI app. `collaborators` override parts of the runtime (see build_runtime)."""
-    runtime = runtime or build_runtime(config, **collaborators)
+    def _answer(self, env: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        self.runtime.services.activate()
+        return super().__call__(env, start_response)
+
+
+class _InContext:
+    """A streamed response body whose every step runs in the request's context."""
+
+    def __init__(self, context: contextvars.Context, body: Iterable[bytes]) -> None:
+        self.context = context
+        self.body = body
+        self.steps = iter(body)
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return self.context.run(next, self.steps)
+
+    def close(self) -> None:  # WSGI: the server calls it when the response ends, or stops
+        close = getattr(self.body, "close", None)
+        if callable(close):
+            self.context.run(close)
+
+
+def create_app(config: Config, services: Services | None = None) -> GateApp:
+    """Build the WSGI app on `services` (built from the config when not given)."""
+    runtime = build_runtime(config, services or Services.from_config(config))
     from gitgate.metrics import MetricsMiddleware, MetricsResource
     from gitgate.web.base import SecurityHeaders, database_down
 
@@ -129,17 +170,22 @@ def get_app() -> falcon.App:
 
     cfg = config_mod.load(os.environ.get("GITGATE_CONFIG") or None)
     setup_logging(cfg.server.log_format, cfg.server.log_level)
-    app = create_app(cfg)
+    services = Services.from_config(cfg)
+    # A worker runs this one gate: its database is also the process default, for anything
+    # the worker runs outside a request's context (two gates in a process use create_app).
+    from gitgate import db
+
+    db.bind(services.database)
+    app = create_app(cfg, services)
     runtime = app.runtime
-    scanner = runtime.receive.scanner
+    scanner = services.scanner
 
     def close() -> None:
         runtime.close()
-        if scanner is not None:
-            scanner.abort()
+        scanner.abort()
 
     # SIGTERM: stop scans now and refuse what they were checking, then gunicorn's own stop
-    shutdown.install(scanner.abort if scanner is not None else lambda: None, close)
+    shutdown.install(services.stopping, scanner.abort, close)
     _end_holds_on_term(runtime)
     return app
 
@@ -149,9 +195,7 @@ def _end_holds_on_term(runtime: Runtime) -> None:
     held pushes then end at once, "still queued", instead of holding the restart up."""
     import signal
 
-    holder = getattr(runtime.receive, "holder", None)
-    if holder is None:
-        return
+    holder = runtime.services.holder
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_term(signum: int, frame: Any) -> None:

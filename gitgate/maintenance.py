@@ -7,6 +7,7 @@ the stores make that safe (outbox leases, conditional state changes).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import shutil
 import threading
@@ -58,13 +59,21 @@ class Maintenance:
         self.quarantine_root = Path(config.storage.data_dir) / "quarantine"
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gitgate-maintenance", daemon=True)
+        self._thread: threading.Thread | None = None
         self._last_housekeeping = 0.0
 
     def start(self) -> Maintenance:
+        """Start the upkeep thread. It runs in a copy of the caller's context, so the caller
+        chooses the gate (database) it works for: `Services.run(maintenance.start)`."""
         from gitgate import notify
 
         notify.on_new_events(self._wake.set)
+        self._thread = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(self._run,),
+            name="gitgate-maintenance",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -74,7 +83,7 @@ class Maintenance:
         notify.forget(self._wake.set)
         self._stop.set()
         self._wake.set()
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=10)
 
     def tick(self) -> None:

@@ -32,8 +32,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import peewee
+
 from gitgate.auth.urls import check_transport
 from gitgate.config import NotifyConfig
+from gitgate.db import db_proxy
 from gitgate.db.fields import iso
 from gitgate.store import outbox
 from gitgate.upstream_cred import load_token_ref
@@ -62,23 +65,26 @@ _FIELD_MAX = 200  # characters of one payload value in the Slack line
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
-_wakers: list[Callable[[], None]] = []
+# (database, waker): a gate's maintenance thread, woken only by events in its own database
+_wakers: list[tuple[peewee.Database | None, Callable[[], None]]] = []
 
 
 def on_new_events(waker: Callable[[], None]) -> None:
-    """Register a callable that starts a delivery round (the gate's maintenance thread)."""
-    _wakers.append(waker)
+    """Register a callable that starts a delivery round (the gate's maintenance thread), for
+    the database in use where it is registered (gitgate.db: one process may hold gates)."""
+    _wakers.append((db_proxy.obj, waker))
 
 
 def forget(waker: Callable[[], None]) -> None:
-    if waker in _wakers:
-        _wakers.remove(waker)
+    _wakers[:] = [(database, w) for database, w in _wakers if w != waker]
 
 
 def wake() -> None:
     """Ask for a delivery round now. Call it after the transaction that emitted commits."""
-    for waker in list(_wakers):
-        waker()
+    here = db_proxy.obj
+    for database, waker in list(_wakers):
+        if database is here:
+            waker()
 
 
 def emit(event: str, payload: dict[str, Any], *, now: datetime | None = None) -> int:

@@ -8,6 +8,7 @@ generator sends side-band keepalives, so no proxy drops a long inspection.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import threading
@@ -18,7 +19,7 @@ from typing import Any, BinaryIO, Protocol
 
 from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
 
-from gitgate import diskfull, hold, messages, shutdown
+from gitgate import diskfull, hold, messages
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Config, Rule
 from gitgate.inspect import Limits, OverLimit, UnpackError, run_checks, unpacked
@@ -101,6 +102,7 @@ class ReceivePack:
         queue: QueueHook | None = None,
         review_hint: str = "",
         holder: Any = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self.config = config
         self.upstream = upstream
@@ -109,7 +111,8 @@ class ReceivePack:
         self.scanner = scanner
         self.queue = queue
         self.review_hint = review_hint
-        self.stopping = shutdown.STOPPING  # set in a gunicorn worker by SIGTERM
+        # set by SIGTERM in a gunicorn worker (gitgate.shutdown); each gate has its own
+        self.stopping = stopping if stopping is not None else threading.Event()
         self.holder = holder  # gitgate.hold.Holder: held pushes (git push -o gitgate.wait=)
 
     def respond(
@@ -151,7 +154,12 @@ class ReceivePack:
                         log.exception("recording the push to %s failed", caller.repo)
                 events.put(_DONE)
 
-        thread = threading.Thread(target=work, name=f"push-{caller.request_id}", daemon=True)
+        thread = threading.Thread(  # in this request's context: the gate's database (gitgate.db)
+            target=contextvars.copy_context().run,
+            args=(work,),
+            name=f"push-{caller.request_id}",
+            daemon=True,
+        )
         thread.start()
         try:
             while True:

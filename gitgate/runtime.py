@@ -1,39 +1,55 @@
-"""Everything a running gate holds, built once per worker process from the config.
+"""A running gate: its config, its collaborators (gitgate.services) and the push pipeline.
 
-Collaborators can be passed in (tests use loopback servers and fresh databases); anything not
-passed is built from the config. Heavy parts (the scanner's worker processes) start lazily.
+`create_app(config, services)` builds one with `build_runtime`; the request handlers reach
+everything through it. It holds no process-wide state: two runtimes in one process each use
+their own database, links and stop event (see gitgate.services).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from gitgate.checks import DEFAULT_CHECKS, Check
+import peewee
+
 from gitgate.config import Config
 from gitgate.mirror import Mirrors
 from gitgate.receive import Caller, ReceivePack
+from gitgate.services import Authenticator, Recorder, Services
 from gitgate.upstream import Upstream
 
 log = logging.getLogger("gitgate.runtime")
 
-Recorder = Callable[[dict[str, Any]], Any]
+__all__ = ["Recorder", "Runtime", "build_runtime", "session_recorder"]
 
 
 @dataclass
 class Runtime:
     config: Config
-    upstream: Upstream
-    mirrors: Mirrors
+    services: Services
     receive: ReceivePack
-    authenticator: Any = None  # gitgate.auth.Authenticator, None when auth.required = false
-    recorder: Recorder | None = None
-    database: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def upstream(self) -> Upstream:
+        return self.services.upstream
+
+    @property
+    def mirrors(self) -> Mirrors:
+        return self.services.mirrors
+
+    @property
+    def authenticator(self) -> Authenticator | None:
+        return self.services.authenticator
+
+    @property
+    def recorder(self) -> Recorder | None:
+        return self.services.recorder
+
+    @property
+    def database(self) -> peewee.Database:
+        return self.services.database
 
     def identify(self, authorization: str | None, caller: Caller) -> Caller:
         """Fill `caller` from the request's credentials; raises gitgate.auth.AuthError."""
@@ -66,65 +82,18 @@ class Runtime:
 
     def close(self) -> None:
         """Stop background work (tests start and stop many gates in one process)."""
-        holder = getattr(self.receive, "holder", None)
-        if holder is not None:
-            holder.stopping.set()  # held pushes end now, "still queued"
-        maintenance = self.extras.pop("maintenance", None)
-        if maintenance is not None:
-            maintenance.stop()
-        self.mirrors.close()
+        self.services.close()
 
     def readiness_problems(self) -> list[str]:
         problems = []
         data = self.config.data_path
         if not os.access(data, os.W_OK):
             problems.append(f"data dir {data} is not writable")
-        if self.database is not None:
-            try:
-                self.database.execute_sql("SELECT 1")
-            except Exception as ex:
-                problems.append(f"database unreachable ({type(ex).__name__})")
+        try:
+            self.database.execute_sql("SELECT 1")
+        except Exception as ex:
+            problems.append(f"database unreachable ({type(ex).__name__})")
         return problems
-
-
-def build_authenticator(config: Config) -> Any:
-    if not config.auth.required:
-        return None
-    from gitgate.auth.factory import authenticator_from_config
-
-    return authenticator_from_config(config)
-
-
-def build_credential(config: Config) -> Any:
-    from gitgate.upstream_cred import credential_from_config
-
-    app = config.upstream.app
-    return credential_from_config(
-        config.upstream.token or None,
-        (
-            {
-                "app_id": app.app_id,
-                "private_key": app.private_key,
-                "installation_id": app.installation_id,
-            }
-            if app
-            else None
-        ),
-        config.upstream.api_url,
-    )
-
-
-def open_state(config: Config, database: Any = None) -> Any:
-    """Open, migrate and bind the database (safe when several processes start at once)."""
-    from gitgate import db
-    from gitgate.db.migrations import upgrade
-
-    if database is None:
-        database = db.open_database(config.database.url)
-        database.gitgate_url = config.database.url  # type: ignore[attr-defined]
-    upgrade(database)
-    db.bind(database)
-    return database
 
 
 def session_recorder(event: dict[str, Any]) -> int:
@@ -172,52 +141,17 @@ _RECORD_FIELDS = frozenset(
 )
 
 
-def build_runtime(
-    config: Config,
-    *,
-    credential: Any = None,
-    scanner: Any = None,
-    authenticator: Any = "config",
-    checks: Sequence[Check] | None = None,
-    recorder: Recorder | None = session_recorder,
-    database: Any = None,
-) -> Runtime:
-    data = Path(config.storage.data_dir)
-    data.mkdir(parents=True, exist_ok=True)
-    from gitgate.web.links import configure
-
-    configure(config.server.public_url, config.review.enabled)
-    database = open_state(config, database)
-    if credential is None:
-        credential = build_credential(config)
-    upstream = Upstream(config.upstream.git_url, credential, timeout=config.upstream.timeout)
-    mirrors = Mirrors(data, upstream, config.storage.mirror_max_packs)
-    if scanner is None:
-        from gitgate.scanning import SecretScanner
-
-        # The hash allowlist is applied by the secrets check (per config), not here, so one
-        # scanner's cache stays valid whatever the allowlist says.
-        scanner = SecretScanner(
-            workers=config.scan.workers, max_blob_bytes=config.scan.max_blob_bytes
-        )
-    if authenticator == "config":
-        authenticator = build_authenticator(config)
-    from gitgate.hold import Holder
-    from gitgate.queueing import QueueService
-
-    queue = QueueService(config, mirrors, scanner)
+def build_runtime(config: Config, services: Services) -> Runtime:
+    """The push pipeline on top of `services`."""
     receive = ReceivePack(
         config,
-        upstream,
-        mirrors,
-        checks or DEFAULT_CHECKS,
-        scanner,
-        queue=queue,
+        services.upstream,
+        services.mirrors,
+        services.checks,
+        services.scanner,
+        queue=services.queue,
         review_hint="gitgate review show {id} / review approve {id}",
-        holder=Holder(config.queue, config.server.threads),
+        holder=services.holder,
+        stopping=services.stopping,
     )
-    from gitgate.maintenance import Maintenance
-
-    runtime = Runtime(config, upstream, mirrors, receive, authenticator, recorder, database)
-    runtime.extras["maintenance"] = Maintenance(config, upstream).start()
-    return runtime
+    return Runtime(config, services, receive)

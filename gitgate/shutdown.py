@@ -5,8 +5,10 @@ the graceful timeout. A push in flight may be minutes into a secret scan, and th
 processes (a fork server and its pool) are not the worker's children in gunicorn's eyes: a
 worker killed at the end of the grace period left them running. So, in each worker:
 
-- SIGTERM (and SIGINT/SIGQUIT) first marks the process as stopping and, from a helper
-  thread (a signal handler must stay short), stops the scanner's processes. A scan in
+- SIGTERM (and SIGINT/SIGQUIT) first marks the worker's gate as stopping (its own event,
+  `Services.stopping`: a signal stops the whole process, but a gate closed in a process that
+  holds others must not stop them) and, from a helper thread (a signal handler must stay
+  short), stops the scanner's processes. A scan in
   progress ends at once; `ReceivePack` then refuses every push whose checks end while
   stopping ("the gate is shutting down; push again"), so nothing half-checked is relayed or
   queued. A relay already under way finishes. Then gunicorn's own handler runs as before.
@@ -32,27 +34,29 @@ from typing import Any
 
 log = logging.getLogger("gitgate.shutdown")
 
-STOPPING = threading.Event()
 SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 Handler = Callable[[int, FrameType | None], Any]
 
 
-def install(stop_work: Callable[[], None], close: Callable[[], None]) -> bool:
-    """Chain the stop handler before the current ones; `close` runs at interpreter exit.
-    Returns False (and does nothing) outside the main thread, where signals cannot be set."""
+def install(
+    stopping: threading.Event, stop_work: Callable[[], None], close: Callable[[], None]
+) -> bool:
+    """Chain the stop handler (sets `stopping`, then runs `stop_work`) before the current
+    ones; `close` runs at interpreter exit. Returns False (and does nothing) outside the main
+    thread, where signals cannot be set."""
     if threading.current_thread() is not threading.main_thread():
         return False
     for sig in SIGNALS:
-        signal.signal(sig, _chained(signal.getsignal(sig), stop_work))
-    atexit.register(_at_exit, close)
+        signal.signal(sig, _chained(signal.getsignal(sig), stopping, stop_work))
+    atexit.register(_at_exit, stopping, close)
     return True
 
 
-def _chained(previous: Any, stop_work: Callable[[], None]) -> Handler:
+def _chained(previous: Any, stopping: threading.Event, stop_work: Callable[[], None]) -> Handler:
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        if not STOPPING.is_set():
-            STOPPING.set()
+        if not stopping.is_set():
+            stopping.set()
             threading.Thread(
                 target=_stop, args=(stop_work,), name="gitgate-stop", daemon=True
             ).start()
@@ -69,8 +73,8 @@ def _stop(stop_work: Callable[[], None]) -> None:
         log.exception("stopping the scanner failed")
 
 
-def _at_exit(close: Callable[[], None]) -> None:
-    STOPPING.set()
+def _at_exit(stopping: threading.Event, close: Callable[[], None]) -> None:
+    stopping.set()
     try:
         close()
     except Exception:

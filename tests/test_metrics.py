@@ -42,15 +42,17 @@ def test_upstream_down_is_counted(
     assert value(after, "gitgate_database_up") == 1
 
 
-def test_database_down_is_reported_not_raised(make_gate: MakeGate) -> None:
-    gate = make_gate()
-    database = gate.runtime.database
-    from gitgate import db
+def test_database_down_is_reported_not_raised(make_gate: MakeGate, tmp_path: Path) -> None:
+    import peewee
 
-    db.bind(None)  # no database: the scrape must still answer, saying so
+    gate = make_gate()
+    services = gate.runtime.services
+    database = services.database
+    # no database: the scrape must still answer, saying so
+    services.database = peewee.SqliteDatabase(str(tmp_path / "missing-dir" / "gitgate.db"))
     try:
         m = scrape(gate.url)
     finally:
-        db.bind(database)
+        services.database = database
     assert value(m, "gitgate_database_up") == 0
     assert ("gitgate_queue_depth", (("state", "pending"),)) not in m

@@ -259,7 +259,7 @@ def test_webhooks_signed_and_a_failing_receiver_blocks_nothing(
         )
         _, _, result = queued_push(gate, repo, tmp_path, name="w2", replicas=7)
         assert "queued for approval as #2" in result.stderr  # the push was not held up
-        gate.runtime.extras["maintenance"].tick()
+        gate.runtime.services.maintenance.tick()
     from gitgate.db import connection
     from gitgate.db.models import NotificationOutbox
 

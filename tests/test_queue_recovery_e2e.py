@@ -148,7 +148,7 @@ def test_a_killed_relay_that_did_not_land_is_retried_or_stale(
         moved = commit(direct, {"hotfix.txt": "fix\n"}, "hotfix by a human")
         git("push", "-q", "origin", "HEAD:main", cwd=direct)
     # the gate's own upkeep resolves it too, without any timer
-    maintenance = gate.runtime.extras["maintenance"]
+    maintenance = gate.runtime.services.maintenance
     maintenance._last_housekeeping = 0.0
     maintenance.tick()
     if upstream_moved:

@@ -353,18 +353,17 @@ def test_config_refuses_unsafe_review_settings(tmp_path: Path) -> None:
 def test_database_down_is_the_gates_fault(make_gate: MakeGate, tmp_path: Path) -> None:
     import peewee
 
-    from gitgate import db
-
     gate = make_gate(queue_rule(), sections={"review": HEADERS_ON})
     alice = Client(gate.server.server_port, {"X-Forwarded-User": "alice"})
     alice.headers["X-Forwarded-Groups"] = "maintainers"
-    database = gate.runtime.database
-    db.bind(peewee.SqliteDatabase(str(tmp_path / "missing-dir" / "gitgate.db")))
+    services = gate.runtime.services
+    database = services.database
+    services.database = peewee.SqliteDatabase(str(tmp_path / "missing-dir" / "gitgate.db"))
     try:
         status, page, _ = alice.request("GET", "/-/review")
         state, body, _ = alice.request("GET", "/-/review/push/1/state")
     finally:
-        db.bind(database)
+        services.database = database
     assert status == 503 and "not your fault" in page and "cannot reach its database" in page
     assert state == 503 and "database is unavailable" in json.loads(body)["message"]
     assert alice.request("GET", "/-/review")[0] == 200

@@ -214,7 +214,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def _upstream(cfg: Any) -> tuple[Any, str | None]:
     """The upstream with the gate's credential, or why it cannot be built right now (checked
     before anything is claimed: a claim nobody can relay would leave the push stuck)."""
-    from gitgate.runtime import build_credential
+    from gitgate.services import build_credential
     from gitgate.upstream import Upstream, UpstreamError
     from gitgate.upstream_cred import UpstreamCredentialError
 

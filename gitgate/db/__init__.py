@@ -2,7 +2,15 @@
 
 SQLite is the default (one gate instance, no server to run); PostgreSQL is for several gate
 instances sharing one queue. Everything else in gitgate talks to the database through
-:data:`db_proxy`, which :func:`bind` points at the database opened by :func:`open_database`.
+:data:`db_proxy`, which resolves, at each use, to the database of the gate it runs for.
+
+Which database: one process may hold several gates (tests do; so could an embedder), each with
+its own database, so the choice is not a process-wide binding. :func:`using` (or
+:func:`activate`) sets the database for the current :mod:`contextvars` context: a gate's app
+does it for each request, and every thread the gate starts runs in a copy of that context
+(``contextvars.copy_context().run``). Outside any gate's context the proxy falls back to the
+process default that :func:`bind` sets, which is for processes that hold one database and no
+app: the CLI, and test code that reads a gate's database from its own thread.
 
 Threads: the gate runs under gunicorn ``gthread`` workers, so many request threads share one
 ``Database`` object. peewee keeps the connection in a ``threading.local`` (``thread_safe=True``
@@ -14,6 +22,7 @@ may wrap them in ``with connection():`` to reuse one connection for all of them.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import sqlite3
 import time
@@ -29,6 +38,7 @@ from playhouse.pool import (  # type: ignore[import-untyped]
 )
 
 __all__ = [
+    "activate",
     "bind",
     "connection",
     "current",
@@ -36,10 +46,44 @@ __all__ = [
     "for_update",
     "is_postgres",
     "open_database",
+    "using",
     "write_transaction",
 ]
 
-db_proxy = peewee.DatabaseProxy()
+_active: contextvars.ContextVar[peewee.Database | None] = contextvars.ContextVar(
+    "gitgate_database", default=None
+)
+
+
+class _ContextDatabaseProxy(peewee.DatabaseProxy):
+    """A peewee proxy whose target is looked up at each use: the database activated in the
+    current context, else the process default (:func:`bind`).
+
+    peewee reads ``proxy.obj`` on every call it forwards (``__getattr__``, ``atomic()``,
+    ``connection_context()`` keep the proxy, not the database), so the models, declared once
+    at import with ``database = db_proxy``, follow whichever gate the calling code runs for.
+    """
+
+    __slots__ = ("_default",)
+
+    def __setattr__(self, attr: str, value: object) -> None:
+        if attr not in ("_callbacks", "_default", "_Model"):  # `obj` is computed, not set
+            raise AttributeError(f"cannot set {attr!r} on the database proxy")
+        object.__setattr__(self, attr, value)
+
+    def initialize(self, obj: peewee.Database | None) -> None:
+        """Set the process default (peewee's own API; :func:`bind` calls it)."""
+        self._default = obj
+        for callback in self._callbacks:
+            callback(obj)
+
+    @property  # type: ignore[override]  # a slot in peewee's Proxy, read-only here
+    def obj(self) -> peewee.Database | None:
+        active = _active.get()
+        return active if active is not None else self._default
+
+
+db_proxy = _ContextDatabaseProxy()
 _Select = TypeVar("_Select", bound="peewee.ModelSelect[Any]")
 
 # Seconds a SQLite writer waits for another writer's lock before giving up. Long enough for a
@@ -161,12 +205,30 @@ def _open_postgres(url: str) -> peewee.PostgresqlDatabase:
 
 
 def bind(db: peewee.Database | None) -> None:
-    """Point every gitgate model (through :data:`db_proxy`) at ``db``; ``None`` unbinds."""
+    """Make ``db`` the process default: what every model uses outside a gate's context (the
+    CLI, a test's own thread); ``None`` unbinds. A gate's app never calls this."""
     db_proxy.initialize(db)
 
 
+def activate(db: peewee.Database) -> contextvars.Token[peewee.Database | None]:
+    """Make ``db`` the database of the current context (for a request: the app's, for the
+    rest of the request's context). Returns the token that :func:`using` resets."""
+    return _active.set(db)
+
+
+@contextmanager
+def using(db: peewee.Database) -> Iterator[peewee.Database]:
+    """Run the block, and anything it starts in a copy of this context, against ``db``."""
+    token = activate(db)
+    try:
+        yield db
+    finally:
+        _active.reset(token)
+
+
 def current() -> peewee.Database:
-    """The bound database, or a RuntimeError that says how to bind one."""
+    """The database in use here (this context's, else the process default), or a RuntimeError
+    that says how to bind one."""
     db = db_proxy.obj
     if db is None:
         raise RuntimeError(
