@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
+from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
 from gitgate.push import Push
 
@@ -30,7 +30,7 @@ class CommitMetadata:
                 continue
             findings: list[Finding] = []
             for commit in update.new_commits:
-                cid = short(commit.id)
+                cid = commit.id.decode()
                 for who, allowed in (("author", c.author_email), ("committer", c.committer_email)):
                     if not allowed:
                         continue

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
+from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
 from gitgate.push import Push
 
@@ -58,8 +58,9 @@ class LfsPointers:
                         update.ref,
                         f"Git LFS pointer to object sha256:{oid[:12]}, which was not uploaded "
                         "through the gate",
-                        commit=short(change.commit),
+                        commit=change.commit.decode(),
                         path=change.path,
+                        blob=blob_id.decode(),
                         type="Git LFS pointer",
                     )
                 )

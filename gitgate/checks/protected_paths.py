@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from gitgate import globs
-from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
+from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
 from gitgate.push import Push
 
@@ -37,7 +37,9 @@ class ProtectedPaths:
                             f"path (matches {pattern!r})"
                         )
                     findings.append(
-                        Finding(self.name, update.ref, what, commit=short(change.commit), path=path)
+                        Finding(
+                            self.name, update.ref, what, commit=change.commit.decode(), path=path
+                        )
                     )
             paths = sorted({f.path for f in findings if f.path})
             verdicts.append(

@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitgate import globs
 from gitgate.checks.base import (
@@ -29,11 +29,13 @@ from gitgate.checks.base import (
     CheckContext,
     Finding,
     Verdict,
-    short,
     updates_for,
 )
 from gitgate.config import Rule
 from gitgate.push import FileChange, Push
+
+if TYPE_CHECKING:  # the scanner (and detect-secrets) is imported when a push is scanned
+    from gitgate.scanning.model import SecretHit
 
 HASH_CHARS = 12
 BATCH_BYTES = 16 * 1024 * 1024  # text held in memory at once, whatever the push's size
@@ -113,6 +115,51 @@ class ScanItem:
             return scan_text(push, self.change, max_bytes)
         return self.message[:max_bytes]
 
+    def finding(self, check: str, ref: str, hit: SecretHit, push: Push) -> Finding:
+        """The finding for one of this item's hits, with the secret's exact place: the blob
+        (or message) and the byte span inside it, for masking to rewrite without a search.
+        A ref name or push option keeps no place at all: its records are withheld."""
+        if self.path in UNSTORABLE_PATHS:
+            return Finding(
+                check,
+                ref,
+                hit.type,
+                path=self.path,
+                type=hit.type,
+                hash=hit.secret_hash[:HASH_CHARS],
+                confidence=hit.confidence,
+            )
+        blob = self.change.new_blob if self.change is not None else None
+        whole = push.blob(blob).as_raw_string() if blob is not None else self.message
+        return Finding(
+            check,
+            ref,
+            hit.type,
+            commit=self.commit.decode(),
+            path=self.path,
+            line=hit.line,
+            type=hit.type,
+            hash=hit.secret_hash[:HASH_CHARS],
+            confidence=hit.confidence,
+            blob=blob.decode() if blob is not None else None,
+            span=byte_span(whole, hit),
+        )
+
+
+def byte_span(text: bytes, hit: SecretHit) -> tuple[int, int] | None:
+    """Where `hit` is in `text` (the whole blob or message), as byte offsets, end exclusive.
+    The scanner reports offsets within the line: the lines before it are counted here, in the
+    real blob (a modified file is scanned with its old lines blanked, so the scanned text's
+    offsets are not the blob's). None when the line is not there."""
+    if hit.end <= hit.start:
+        return None
+    offset = 0
+    for _ in range(hit.line - 1):
+        offset = text.find(b"\n", offset) + 1
+        if offset == 0:
+            return None
+    return offset + hit.start, offset + hit.end
+
 
 def scan_items(push: Push, update: Any, scan_cfg: Any) -> list[ScanItem]:
     items = []
@@ -144,12 +191,12 @@ class Secrets:
 
     def _scan(
         self, push: Push, items: Mapping[bytes, ScanItem], ctx: CheckContext
-    ) -> dict[bytes, list[Any]]:
+    ) -> dict[bytes, list[SecretHit]]:
         """Scan in batches of ~16 MB of text, all within the push's one time budget."""
         from gitgate.scanning import ScanTimeout
 
         deadline = time.monotonic() + ctx.config.scan.time_budget
-        hits: dict[bytes, list[Any]] = {}
+        hits: dict[bytes, list[SecretHit]] = {}
         batch: list[tuple[bytes, str, bytes]] = []
         size = 0
 
@@ -218,17 +265,7 @@ class Secrets:
         verdicts = []
         for ref, items in per_ref:
             findings = [
-                Finding(
-                    self.name,
-                    ref,
-                    h.type,
-                    commit=short(item.commit) if item.commit else None,
-                    path=item.path,
-                    line=h.line if item.path not in UNSTORABLE_PATHS else None,
-                    type=h.type,
-                    hash=h.secret_hash[:HASH_CHARS],
-                    confidence=h.confidence,
-                )
+                item.finding(self.name, ref, h, push)
                 for item in items
                 for h in hits.get(item.key, [])
                 if not (allowed and h.secret_hash.startswith(allowed))
