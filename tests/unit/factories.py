@@ -62,23 +62,24 @@ class Repo:
 
     def commit(
         self,
-        files: Mapping[str | bytes, bytes | None] | None = None,
+        files: Mapping[str, bytes | None] | Mapping[bytes, bytes | None] | None = None,
         *,
         parents: Sequence[bytes] = (),
         message: str | bytes = "change",
         author: bytes = AGENT,
         committer: bytes | None = None,
-        modes: Mapping[str | bytes, int] | None = None,
+        modes: Mapping[str, int] | None = None,
     ) -> bytes:
         """A commit whose tree is its first parent's with `files` applied (None deletes a
         path). Paths are str (UTF-8) or bytes (any bytes git allows)."""
         tree: Files = dict(self.files[parents[0]]) if parents else {}
+        mode_of = {_path(p): m for p, m in (modes or {}).items()}
         for path, data in (files or {}).items():
             key = _path(path)
             if data is None:
                 tree.pop(key, None)
             else:
-                tree[key] = (self.blob(data), (modes or {}).get(path, FILE))
+                tree[key] = (self.blob(data), mode_of.get(key, FILE))
         c = Commit()
         c.tree = commit_tree(self.store, [(p, ObjectID(b), m) for p, (b, m) in tree.items()])
         c.parents = [ObjectID(p) for p in parents]
