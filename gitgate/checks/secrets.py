@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from gitgate import globs
@@ -115,49 +116,51 @@ class ScanItem:
             return scan_text(push, self.change, max_bytes)
         return self.message[:max_bytes]
 
-    def finding(self, check: str, ref: str, hit: SecretHit, push: Push) -> Finding:
-        """The finding for one of this item's hits, with the secret's exact place: the blob
-        (or message) and the byte span inside it, for masking to rewrite without a search.
-        A ref name or push option keeps no place at all: its records are withheld."""
-        if self.path in UNSTORABLE_PATHS:
-            return Finding(
+    def findings(
+        self, check: str, ref: str, hits: list[SecretHit], push: Push, lines: LineStarts
+    ) -> list[Finding]:
+        """This item's findings, each with the secret's exact place: the blob (or message) and
+        the byte span inside it, for masking to rewrite without a search. A ref name or push
+        option keeps no place at all: its records are withheld."""
+        placed = self.path not in UNSTORABLE_PATHS
+        blob = self.change.new_blob if self.change is not None else None
+        if hits and placed and self.key not in lines:  # once per text, whatever the hits, refs
+            text = push.blob(blob).as_raw_string() if blob is not None else self.message
+            lines[self.key] = line_starts(text)
+        return [
+            Finding(
                 check,
                 ref,
-                hit.type,
+                h.type,
+                commit=self.commit.decode() or None,
                 path=self.path,
-                type=hit.type,
-                hash=hit.secret_hash[:HASH_CHARS],
-                confidence=hit.confidence,
+                line=h.line if placed else None,
+                type=h.type,
+                hash=h.secret_hash[:HASH_CHARS],
+                confidence=h.confidence,
+                blob=blob.decode() if blob is not None else None,
+                span=byte_span(lines[self.key], h) if placed else None,
             )
-        blob = self.change.new_blob if self.change is not None else None
-        whole = push.blob(blob).as_raw_string() if blob is not None else self.message
-        return Finding(
-            check,
-            ref,
-            hit.type,
-            commit=self.commit.decode(),
-            path=self.path,
-            line=hit.line,
-            type=hit.type,
-            hash=hit.secret_hash[:HASH_CHARS],
-            confidence=hit.confidence,
-            blob=blob.decode() if blob is not None else None,
-            span=byte_span(whole, hit),
-        )
+            for h in hits
+        ]
 
 
-def byte_span(text: bytes, hit: SecretHit) -> tuple[int, int] | None:
-    """Where `hit` is in `text` (the whole blob or message), as byte offsets, end exclusive.
-    The scanner reports offsets within the line: the lines before it are counted here, in the
-    real blob (a modified file is scanned with its old lines blanked, so the scanned text's
-    offsets are not the blob's). None when the line is not there."""
-    if hit.end <= hit.start:
+LineStarts = dict[bytes, list[int]]  # per scan key: the byte offset where each line starts
+
+
+def line_starts(text: bytes) -> list[int]:
+    """Where each line of `text` starts (line n at index n - 1), as byte offsets."""
+    return [0, *accumulate(len(line) + 1 for line in text.split(b"\n")[:-1])]
+
+
+def byte_span(starts: list[int], hit: SecretHit) -> tuple[int, int] | None:
+    """Where `hit` is in the whole blob or message, as byte offsets, end exclusive. The scanner
+    reports offsets within the line; the line's own offset comes from the real blob (a modified
+    file is scanned with its old lines blanked, so the scanned text's offsets are not the
+    blob's). None when the line is not there or the scanner could not place the value."""
+    if hit.end <= hit.start or not 1 <= hit.line <= len(starts):
         return None
-    offset = 0
-    for _ in range(hit.line - 1):
-        offset = text.find(b"\n", offset) + 1
-        if offset == 0:
-            return None
+    offset = starts[hit.line - 1]
     return offset + hit.start, offset + hit.end
 
 
@@ -263,12 +266,22 @@ class Secrets:
             ]
         allowed = tuple(h.lower() for h in scan_cfg.allowlist_hashes)
         verdicts = []
+        lines: LineStarts = {}
         for ref, items in per_ref:
             findings = [
-                item.finding(self.name, ref, h, push)
+                finding
                 for item in items
-                for h in hits.get(item.key, [])
-                if not (allowed and h.secret_hash.startswith(allowed))
+                for finding in item.findings(
+                    self.name,
+                    ref,
+                    [
+                        h
+                        for h in hits.get(item.key, [])
+                        if not (allowed and h.secret_hash.startswith(allowed))
+                    ],
+                    push,
+                    lines,
+                )
             ]
             verdicts.append(
                 Verdict(

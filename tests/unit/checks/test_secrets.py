@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from gitgate.checks.base import Verdict
-from gitgate.checks.secrets import Secrets
+from gitgate.checks.secrets import Secrets, byte_span, line_starts
 from gitgate.push import Push
-from gitgate.scanning import ScanError, SecretScanner
+from gitgate.scanning import ScanError, SecretHit, SecretScanner
 from gitgate.store.validation import check_findings
 from tests.fixtures.secrets import AWS_ACCESS_KEY_ID, GITHUB_TOKEN
 from tests.unit.factories import REF, Repo, context, load_config, make_push, rules_for, update
@@ -126,3 +126,11 @@ def test_a_scan_that_fails_or_is_missing_fails_closed() -> None:
     assert (v.passed, v.error, v.reason) == (False, True, "the secret scanner failed")
     with pytest.raises(RuntimeError, match="no secret scanner"):
         run(push, None)
+
+
+def test_line_starts_and_byte_spans() -> None:
+    starts = line_starts(b"a\nbb\n\nccc")
+    assert starts == [0, 2, 5, 6]
+    assert byte_span(starts, SecretHit("T", 4, "h", start=1, end=3)) == (7, 9)
+    assert byte_span(starts, SecretHit("T", 5, "h", start=0, end=1)) is None  # no such line
+    assert byte_span(starts, SecretHit("T", 1, "h")) is None  # the scanner could not place it
