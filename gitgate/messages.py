@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from gitgate.checks.base import Finding
+from gitgate.checks.base import Finding, short
 from gitgate.policy import RefDecision
 
 
@@ -26,7 +26,7 @@ def finding_line(f: Finding, commits: int = 1) -> str:
     extra = []
     if f.commit:
         more = commits - 1
-        extra.append(f"commit {f.commit}" + (f" and {more} more commit(s)" if more else ""))
+        extra.append(f"commit {short(f.commit)}" + (f" and {more} more commit(s)" if more else ""))
     if f.hash:
         extra.append(f"secret hash {f.hash}")
     if f.confidence:

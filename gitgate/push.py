@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import subprocess
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, Commit, ObjectID, Tag, Tree
@@ -41,6 +41,20 @@ BLOB_CACHE_BYTES = 16 * 1024 * 1024  # per push, whatever the push's size
 
 class MissingObjects(Exception):
     """An object the push refers to is neither in the pack nor in the mirror."""
+
+
+class History(Protocol):
+    """Where a push's changed paths and ancestry come from, when not from git.
+
+    In production a push has none and asks git over its `git_dirs` (gitgate.history): one
+    `git diff-tree` for all of a push's commits. Unit tests build a Push over an in-memory
+    object store, with no git dir to run git in, and pass one that diffs trees in Python
+    (tests/unit/factories.py); it must keep gitgate.history's semantics and raise
+    MissingObjects for an object it cannot read."""
+
+    def changes(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, list[RawChange]]]: ...
+
+    def is_ancestor(self, old: bytes, new: bytes) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,7 @@ class Push:
     translate: Callable[[bytes], bytes] = bytes  # agent id -> upstream id (gitgate.mask)
     known: dict[bytes, bytes] = field(default_factory=dict)  # the same, as stored
     queued_map: Any = None  # a queued masked push's gitgate.mask.apply.Masked (its map)
+    history: History | None = None  # None: git over git_dirs (see History)
 
     _blobs: OrderedDict[bytes, Blob] = field(default_factory=OrderedDict, repr=False)
     _blob_bytes: int = 0
@@ -200,8 +215,9 @@ _MISSING = ("bad object", "could not read", "unable to read", "not a valid objec
 
 def changes(push: Push, jobs: list[Job]) -> Iterator[tuple[Job, list[FileChange]]]:
     """What each job's commit changed (see gitgate.history), all jobs in one git run."""
+    found = push.history.changes(jobs) if push.history else path_changes(push.git_dirs, jobs)
     try:
-        for job, raws in path_changes(push.git_dirs, jobs):
+        for job, raws in found:
             yield job, [_convert(r, job.commit) for r in raws]
     except GitFailed as ex:
         if isinstance(ex, Unreadable) or any(word in str(ex).lower() for word in _MISSING):
@@ -249,7 +265,11 @@ def build_update(push: Push, command: Command) -> RefUpdate:
             push.translate(p) for p in _boundary(update.new_commits, push.upstream_has)
         }:
             pass  # the usual fast-forward: a new commit's parent is the old tip
-        elif not is_ancestor(push.git_dirs, old_target, target):
+        elif not (
+            push.history.is_ancestor(old_target, target)
+            if push.history
+            else is_ancestor(push.git_dirs, old_target, target)
+        ):
             update.forced = True  # and the net change old -> new counts, as a commit would
             net_job = Job(target, (old_target,))
             jobs.append(net_job)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from gitgate.config import Config, Rule
 from gitgate.push import Push, RefUpdate, printable
@@ -22,17 +22,25 @@ UNSTORABLE_PATHS = ("ref name", "push option")
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing a check found. Never carries a secret's value: type, place and short hash."""
+    """One thing a check found. Never carries a secret's value: type, place and short hash.
+
+    Ids are kept whole (`commit`, `blob`: 40 hex) and a secret keeps its exact place (`line`,
+    and `span`, the byte offsets of the value inside the blob, end exclusive), so that masking
+    and reviewers can find it again without a search. Shortening is for people only: `record()`
+    (the audit shape) and the `remote:` lines cut ids to SHORT_ID characters.
+    """
 
     check: str
     ref: str
     message: str
-    commit: str | None = None
+    commit: str | None = None  # full id of the commit (or annotated tag) that brought it
     path: str | None = None
     line: int | None = None
     type: str | None = None
     hash: str | None = None
     confidence: str | None = None  # secrets: high | medium | low
+    blob: str | None = None  # full id of the blob the finding is in (content findings)
+    span: tuple[int, int] | None = None  # secrets: byte offsets of the value in the blob
 
     def __post_init__(self) -> None:
         # a path that is not UTF-8 (real histories have them) must not break a record or a
@@ -52,9 +60,15 @@ class Finding:
 
     def record(self) -> dict[str, Any]:
         """The audit shape: check, ref, commit, path, line, type, hash (what kind, where,
-        a short hash; for non-secret findings the message is the type)."""
+        a short hash; for non-secret findings the message is the type). Records, queued
+        summaries and exports keep the shape they always had (gitgate.store.validation refuses
+        other keys): a short commit id, and no blob or span."""
         out = self.to_dict()
         message = out.pop("message")
+        out.pop("blob", None)
+        out.pop("span", None)
+        if self.commit is not None:
+            out["commit"] = short(self.commit)
         out.setdefault("type", message)
         return out
 
@@ -106,8 +120,17 @@ def updates_for(push: Push, rules: Mapping[str, Rule]) -> list[tuple[RefUpdate, 
     return [(u, rules[u.ref]) for u in push.updates if u.ref in rules]
 
 
+SHORT_ID = 12  # how many hex digits of an id people read (git's own abbreviations are shorter)
+
+
+@overload
+def short(oid: bytes | str) -> str: ...
+@overload
+def short(oid: None) -> None: ...
 def short(oid: bytes | str | None) -> str | None:
+    """An id as people read it: its first SHORT_ID hex digits. Only for text written for
+    people; findings and everything the gate works from keep whole ids."""
     if oid is None:
         return None
     text = oid.decode() if isinstance(oid, bytes) else oid
-    return text[:12]
+    return text[:SHORT_ID]

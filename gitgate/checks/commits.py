@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
+from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
 from gitgate.push import Push
 
@@ -62,7 +62,7 @@ class CommitMetadata:
                 continue
             findings: list[Finding] = []
             for commit in update.new_commits:
-                cid = short(commit.id)
+                cid = commit.id.decode()
                 for who, allowed in (("author", c.author_email), ("committer", c.committer_email)):
                     if not allowed:
                         continue

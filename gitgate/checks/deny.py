@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gitgate import globs
-from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
+from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
 from gitgate.push import Push, RefUpdate
 
@@ -68,7 +68,7 @@ class Deny:
                     add(
                         f"deleting {gone} is not allowed (matches {pattern!r})",
                         "restore the file (git checkout <old-commit> -- <path>) and amend",
-                        commit=short(ch.commit),
+                        commit=ch.commit.decode(),
                         path=gone,
                     )
         if deny.max_file_bytes:
@@ -80,8 +80,9 @@ class Deny:
                     add(
                         f"{ch.path} is {_mb(size)}, over the limit of {_mb(deny.max_file_bytes)}",
                         "keep large files out of git (Git LFS or an artifact store)",
-                        commit=short(ch.commit),
+                        commit=ch.commit.decode(),
                         path=ch.path,
+                        blob=blob_id.decode(),
                     )
         if deny.max_push_bytes and push.pack_bytes > deny.max_push_bytes:
             add(

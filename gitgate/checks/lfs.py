@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
+from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
 from gitgate.push import Push
 
@@ -71,8 +71,9 @@ class LfsPointers:
                         update.ref,
                         f"Git LFS pointer to object sha256:{oid[:12]}, which was not uploaded "
                         "through the gate",
-                        commit=short(change.commit),
+                        commit=change.commit.decode(),
                         path=change.path,
+                        blob=blob_id.decode(),
                         type="Git LFS pointer",
                     )
                 )

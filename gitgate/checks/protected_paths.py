@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gitgate import globs
-from gitgate.checks.base import CheckContext, Finding, Verdict, short, updates_for
+from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
 from gitgate.push import Push
 
@@ -53,7 +53,9 @@ class ProtectedPaths:
                             f"path (matches {pattern!r})"
                         )
                     findings.append(
-                        Finding(self.name, update.ref, what, commit=short(change.commit), path=path)
+                        Finding(
+                            self.name, update.ref, what, commit=change.commit.decode(), path=path
+                        )
                     )
             paths = sorted({f.path for f in findings if f.path})
             verdicts.append(

@@ -21,7 +21,8 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any
 
 from gitgate import globs
 from gitgate.checks.base import (
@@ -29,11 +30,13 @@ from gitgate.checks.base import (
     CheckContext,
     Finding,
     Verdict,
-    short,
     updates_for,
 )
 from gitgate.config import Rule
 from gitgate.push import FileChange, Push
+
+if TYPE_CHECKING:  # the scanner (and detect-secrets) is imported when a push is scanned
+    from gitgate.scanning.model import SecretHit
 
 HASH_CHARS = 12
 BATCH_BYTES = 16 * 1024 * 1024  # text held in memory at once, whatever the push's size
@@ -113,6 +116,53 @@ class ScanItem:
             return scan_text(push, self.change, max_bytes)
         return self.message[:max_bytes]
 
+    def findings(
+        self, check: str, ref: str, hits: list[SecretHit], push: Push, lines: LineStarts
+    ) -> list[Finding]:
+        """This item's findings, each with the secret's exact place: the blob (or message) and
+        the byte span inside it, for masking to rewrite without a search. A ref name or push
+        option keeps no place at all: its records are withheld."""
+        placed = self.path not in UNSTORABLE_PATHS
+        blob = self.change.new_blob if self.change is not None else None
+        if hits and placed and self.key not in lines:  # once per text, whatever the hits, refs
+            text = push.blob(blob).as_raw_string() if blob is not None else self.message
+            lines[self.key] = line_starts(text)
+        return [
+            Finding(
+                check,
+                ref,
+                h.type,
+                commit=self.commit.decode() or None,
+                path=self.path,
+                line=h.line if placed else None,
+                type=h.type,
+                hash=h.secret_hash[:HASH_CHARS],
+                confidence=h.confidence,
+                blob=blob.decode() if blob is not None else None,
+                span=byte_span(lines[self.key], h) if placed else None,
+            )
+            for h in hits
+        ]
+
+
+LineStarts = dict[bytes, list[int]]  # per scan key: the byte offset where each line starts
+
+
+def line_starts(text: bytes) -> list[int]:
+    """Where each line of `text` starts (line n at index n - 1), as byte offsets."""
+    return [0, *accumulate(len(line) + 1 for line in text.split(b"\n")[:-1])]
+
+
+def byte_span(starts: list[int], hit: SecretHit) -> tuple[int, int] | None:
+    """Where `hit` is in the whole blob or message, as byte offsets, end exclusive. The scanner
+    reports offsets within the line; the line's own offset comes from the real blob (a modified
+    file is scanned with its old lines blanked, so the scanned text's offsets are not the
+    blob's). None when the line is not there or the scanner could not place the value."""
+    if hit.end <= hit.start or not 1 <= hit.line <= len(starts):
+        return None
+    offset = starts[hit.line - 1]
+    return offset + hit.start, offset + hit.end
+
 
 def scan_items(push: Push, update: Any, scan_cfg: Any) -> list[ScanItem]:
     items = []
@@ -158,12 +208,12 @@ class Secrets:
 
     def _scan(
         self, push: Push, items: Mapping[bytes, ScanItem], ctx: CheckContext
-    ) -> dict[bytes, list[Any]]:
+    ) -> dict[bytes, list[SecretHit]]:
         """Scan in batches of ~16 MB of text, all within the push's one time budget."""
         from gitgate.scanning import ScanTimeout
 
         deadline = time.monotonic() + ctx.config.scan.time_budget
-        hits: dict[bytes, list[Any]] = {}
+        hits: dict[bytes, list[SecretHit]] = {}
         batch: list[tuple[bytes, str, bytes]] = []
         size = 0
 
@@ -230,22 +280,22 @@ class Secrets:
             ]
         allowed = tuple(h.lower() for h in scan_cfg.allowlist_hashes)
         verdicts = []
+        lines: LineStarts = {}
         for ref, items in per_ref:
             findings = [
-                Finding(
+                finding
+                for item in items
+                for finding in item.findings(
                     self.name,
                     ref,
-                    h.type,
-                    commit=short(item.commit) if item.commit else None,
-                    path=item.path,
-                    line=h.line if item.path not in UNSTORABLE_PATHS else None,
-                    type=h.type,
-                    hash=h.secret_hash[:HASH_CHARS],
-                    confidence=h.confidence,
+                    [
+                        h
+                        for h in hits.get(item.key, [])
+                        if not (allowed and h.secret_hash.startswith(allowed))
+                    ],
+                    push,
+                    lines,
                 )
-                for item in items
-                for h in hits.get(item.key, [])
-                if not (allowed and h.secret_hash.startswith(allowed))
             ]
             verdicts.append(
                 Verdict(

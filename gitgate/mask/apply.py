@@ -16,7 +16,7 @@ from typing import Any
 from dulwich.object_store import tree_lookup_path
 from dulwich.objects import Blob, ObjectID, ShaFile
 
-from gitgate.checks.base import Finding
+from gitgate.checks.base import Finding, short
 from gitgate.config import Config
 from gitgate.mask import mapping
 from gitgate.mask.rewrite import Rewriter
@@ -41,15 +41,19 @@ class Masked:
 
 
 def _text(push: Push, update: RefUpdate, f: Finding) -> bytes | None:
-    """The text a finding's line number counts in: a message, or the file in its commit."""
-    short = f.commit or ""
+    """The text a finding's line number counts in: a message, or the file in its commit (the
+    finding names its blob; a finding recorded without one is looked up by path)."""
+    oid = f.commit or ""
     if f.path == "commit message":
-        return next(
-            (c.message for c in update.new_commits if c.id.decode().startswith(short)), None
-        )
+        return next((c.message for c in update.new_commits if c.id.decode().startswith(oid)), None)
     if f.path == "tag message":
-        return next((t.message for t in update.new_tags if t.id.decode().startswith(short)), None)
-    commit = next((c for c in update.new_commits if c.id.decode().startswith(short)), None)
+        return next((t.message for t in update.new_tags if t.id.decode().startswith(oid)), None)
+    if f.blob:
+        try:
+            return push.blob(f.blob.encode()).as_raw_string()
+        except KeyError:
+            return None
+    commit = next((c for c in update.new_commits if c.id.decode().startswith(oid)), None)
     if commit is None or not f.path:
         return None
     try:
@@ -141,7 +145,7 @@ def _lines(d: RefDecision, findings: Sequence[Finding], old: bytes, new: bytes) 
     for f in findings:
         where = f.location or f.path or ""
         mark = marker(f.type or "", f.hash or "").decode()
-        lines.append(f"  - {f.type} at {where} (commit {f.commit}) -> {mark}")
+        lines.append(f"  - {f.type} at {where} (commit {short(f.commit)}) -> {mark}")
     if new != old:
         lines.append(f"  upstream {d.ref} is {new.decode()} (your {old.decode()[:12]}, rewritten)")
     return lines
