@@ -28,7 +28,7 @@ from gitgate.checks.withheld import scrub
 from gitgate.inband import protocol_error_body
 from gitgate.mask import apply as mask_apply
 from gitgate.mask import mapping as mask_mapping
-from gitgate.outcomes import on_fetch
+from gitgate.story import on_fetch
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,

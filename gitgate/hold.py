@@ -158,7 +158,7 @@ def _progress(push_id: int, info: object, elapsed: float) -> str:
 
 
 def _ended(info: object, waited: float) -> Held:
-    from gitgate.outcomes import outcome_lines
+    from gitgate.story import outcome_lines
 
     state = getattr(info, "state", "")
     lines, reason = outcome_lines(info)
@@ -176,7 +176,7 @@ def tell_story(caller: Any, say: Callable[[list[str]], None]) -> list[int]:
     """Tell the agent what became of its earlier queued pushes to this repo; returns their
     ids, to be marked told once the answer is on its way (:func:`mark_told`)."""
     try:
-        from gitgate.outcomes import story_lines
+        from gitgate.story import story_lines
 
         lines, ids = story_lines(caller.repo, caller.subject)
     except Exception:  # never fail a push over the story of an earlier one

@@ -21,7 +21,7 @@ LIST_LIMIT = 50
 
 def entry_json(info: Any) -> dict[str, Any]:
     """The agent's view of a queue entry: no reviewer groups, no findings beyond the summary."""
-    from gitgate.outcomes import outcome_lines
+    from gitgate.story import outcome_lines
 
     data = info.to_dict()
     refs = [
