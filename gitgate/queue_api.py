@@ -14,7 +14,7 @@ from typing import Any
 
 import falcon
 
-from gitgate.receive import Caller
+from gitgate.exchange import Caller
 
 LIST_LIMIT = 50
 

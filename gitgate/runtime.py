@@ -15,8 +15,9 @@ from typing import Any
 
 from gitgate.checks import DEFAULT_CHECKS, Check
 from gitgate.config import Config
+from gitgate.exchange import Caller
 from gitgate.mirror import Mirrors
-from gitgate.receive import Caller, ReceivePack
+from gitgate.receive import ReceivePack
 from gitgate.upstream import Upstream
 
 log = logging.getLogger("gitgate.runtime")
