@@ -47,10 +47,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gitgate.receive")
 KEEPALIVE_S = 5.0
-_DONE = object()
 
 
 class ReceivePack:
+    """git-receive-pack in front of upstream: one `Exchange` per push, through git's steps."""
+
     def __init__(
         self,
         config: Config,
@@ -138,7 +139,7 @@ class ReceivePack:
     def _process(
         self, ex: Exchange, spool: BinaryIO, req: PushRequest, emit: Callable[[bytes], None]
     ) -> bytes:
-        """Unpack -> inspect and decide -> carry out -> report (or hold, then report)."""
+        """git's steps: unpack -> inspect and decide -> carry out -> (hold) -> report."""
         say: Callable[[list[str]], None] = lambda lines: self._say(req, emit, lines)  # noqa: E731
         writable = gate.route(ex, self.config.rule)
         started = time.monotonic()
@@ -162,9 +163,14 @@ class ReceivePack:
                 wire = Wire(req, spool, quarantine, say, self._forwarder(req, emit))
                 self._break_glass(ex)
                 hold.mark_told(self._carry_out(ex, wire))
-                holding = [row for row in self.outcomes.values() if row.holds(ex, wire)]
-                if not holding:
-                    return self._final(req, ex.relay.unpack if ex.relay else "ok", ex)
+            # Held for review: outside `unpacked`, so neither the quarantine nor the mirror's
+            # shared lock (which the nightly repack waits for) is kept while waiting.
+            holding = [row for row in self.outcomes.values() if row.holds(ex, wire)]
+            if holding:
+                spool.close()
+                ex.push = None  # its objects went with the quarantine: not kept while held
+            for row in holding:
+                row.hold(ex, wire)
         except gate.Interrupted:
             # SIGTERM: scans were stopped mid-way; nothing half-checked goes anywhere
             return self._refuse_all(ex, req, say, "shutting down", self._stopping_reason(ex))
@@ -180,11 +186,6 @@ class ReceivePack:
             return self._final(req, "error " + unpack, ex)
         except UpstreamError as err:
             return self._refuse_all(ex, req, say, str(err), one_line(str(err)), f"error: {err}")
-        # Held for review: outside `unpacked`, so neither the quarantine nor the mirror's
-        # shared lock (which the nightly repack waits for) is kept while waiting.
-        spool.close()
-        for row in holding:
-            row.hold(ex, wire)
         return self._final(req, ex.relay.unpack if ex.relay else "ok", ex)
 
     def _limits(self) -> Limits:
