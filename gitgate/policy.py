@@ -2,7 +2,9 @@
 
 Rules are ordered; the first whose `repos`, `refs` and `groups` all match applies, and no
 matching rule means no access (deny by default). Every decision carries the rule that made it,
-so "why was this refused?" always has an answer (`gitgate explain`).
+so "why was this refused?" always has an answer (`gitgate explain`). `decide` is the only
+place a decision is made, and a `Decision` is frozen: what carrying it out did is the ref's
+status on the exchange (gitgate.exchange), never an edited decision.
 """
 
 from __future__ import annotations
@@ -138,7 +140,7 @@ def access_refusal(rule: Rule | None, ref: str) -> str | None:
 def check_action(rule: Rule, v: Verdict) -> Action:
     """The action for a failed verdict: `actions.<check>`, or for secrets the strictest of
     its findings' `secret_actions.<confidence>` (each defaulting to `actions.secrets`)."""
-    default = Action(getattr(rule.actions, v.check, "reject"))
+    default = Action(getattr(rule.actions, v.check, Action.REJECT))
     if v.check != "secrets" or not v.findings:
         return default
     return max(

@@ -228,7 +228,7 @@ class Writes:
                 self.refuse(call, ex.refs[0])
                 return
         queue_id = entry.id
-        call.fields.update(decision="queue", queue_ids={d.ref: queue_id})
+        call.fields.update(decision=Action.QUEUE, queue_ids={d.ref: queue_id})
         held = (
             f"already held for human approval as #{queue_id}: nothing new was queued"
             if entry.duplicate

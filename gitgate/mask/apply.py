@@ -150,7 +150,7 @@ def _lines(d: RefStatus, findings: Sequence[Finding], old: bytes, new: bytes) ->
 
 def masking(config: Config) -> bool:
     """Whether any rule masks: only then does a push pay for reading the map."""
-    return any(r.actions.secrets == "mask" for r in config.rule)
+    return any(r.actions.secrets == Action.MASK for r in config.rule)
 
 
 def known(config: Config, repo: str, commands: Sequence[Command]) -> Known:
