@@ -1,6 +1,6 @@
 """Putting a push into the queue: what is stored, what a reviewer sees, one entry per change.
 
-Called by gitgate.receive for the refs a rule queues. The stored body holds only the queued
+Called by gitgate.outcomes.queue for the refs a rule queues. The stored body holds only the queued
 refs and their objects (a refused ref's objects must never be relayed as a side effect of an
 approval); the summary is what `gitgate review show` prints; pending entries on the same refs
 are compared with this push so that a retry is not a new entry and a stacked commit
@@ -38,7 +38,8 @@ MAX_DIFF_LINES = 200
 
 @dataclass
 class QueueService:
-    """Puts pushes into the queue (called by ReceivePack) and announces break-glass use."""
+    """Puts pushes into the queue (for gitgate.outcomes.queue and gitgate.api.writes) and
+    announces break-glass use."""
 
     config: Config
     mirrors: Mirrors

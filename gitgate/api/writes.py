@@ -1,7 +1,7 @@
 """API writes that change repository content, decided exactly as a push would be.
 
 The write becomes objects in a quarantine over the repo's mirror, one `Command(old, new, ref)`,
-a `Push` from `build_push`, the same `run_checks` and `decide`, the same messages. Allowed: the
+a `Push` from `build_push`, the same `gate.inspect`, the same messages. Allowed: the
 agent's call goes upstream as made. Refused: 409 for secrets (GitHub's push protection), 422
 otherwise, with the `remote:` lines as the JSON `message`. Queued: the gate's own commit is
 stored as a push (commands + pack) in the ordinary queue, so approval relays it with git's

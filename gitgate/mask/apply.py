@@ -1,6 +1,7 @@
 """The `mask` action in the push path: findings -> rewritten ref updates, records, messages.
 
-Called by gitgate.receive for the refs whose decision is `mask`, inside the push's quarantine.
+Called by gitgate.outcomes for the refs whose decision is `mask`, inside the push's quarantine;
+a ref that cannot be masked is refused through the exchange (`ex.refuse`), never re-decided.
 The agent is answered plain `ok` (never report-status-v2 `option new-oid`: git cannot point
 its remote-tracking ref at an object it does not have, see /docs/design.md "Masking"), and
 told in `remote:` lines what was masked where, upstream's new ids, and how to sync.
