@@ -25,10 +25,10 @@ from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 from gitgate import diskfull
 from gitgate.checks import withheld
 from gitgate.checks.withheld import scrub
+from gitgate.exchange import Caller, Exchange
 from gitgate.inband import protocol_error_body
 from gitgate.mask import apply as mask_apply
 from gitgate.mask import mapping as mask_mapping
-from gitgate.outcomes import on_fetch
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,
@@ -37,10 +37,10 @@ from gitgate.protocol import (
     report,
     wrap_report,
 )
-from gitgate.receive import Caller, PushOutcome
 from gitgate.reftips import add_tip, watch_ls_refs
 from gitgate.routes import BadRepo, canonical_repo
 from gitgate.runtime import Runtime
+from gitgate.story import on_fetch
 from gitgate.upstream import UpstreamError, UpstreamResponse
 
 log = logging.getLogger("gitgate.git")
@@ -468,10 +468,10 @@ class ReceivePackResource:
             "receive-pack",
             decision="started",
             bytes_in=size,
-            ref_updates=_outcome_fields(PushOutcome(), parsed.commands)["ref_updates"],
+            ref_updates=_outcome_fields(Exchange(caller), parsed.commands)["ref_updates"],
         )
 
-        def done(outcome: PushOutcome) -> None:
+        def done(outcome: Exchange) -> None:
             self.svc.audit(
                 caller,
                 "receive-pack",
@@ -546,8 +546,8 @@ def spool_body(stream: BinaryIO, limit: int, memory: int, data_dir: str) -> Any:
     return spool
 
 
-def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]:
-    decisions = outcome.decisions
+def _outcome_fields(outcome: Exchange, commands: list[Any]) -> dict[str, Any]:
+    decisions = outcome.refs  # each ref's final word: a refused queue or mask is a reject
     effective = {d.effective for d in decisions}
     if outcome.error and not decisions:
         decision = "error"

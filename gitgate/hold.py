@@ -20,10 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gitgate.config import QueueConfig, Rule, parse_duration
 from gitgate.metrics import HELD_PUSHES
+
+if TYPE_CHECKING:
+    from gitgate.exchange import Caller, Exchange
 
 log = logging.getLogger("gitgate.hold")
 WAIT_OPTION = "gitgate.wait="
@@ -158,7 +161,7 @@ def _progress(push_id: int, info: object, elapsed: float) -> str:
 
 
 def _ended(info: object, waited: float) -> Held:
-    from gitgate.outcomes import outcome_lines
+    from gitgate.story import outcome_lines
 
     state = getattr(info, "state", "")
     lines, reason = outcome_lines(info)
@@ -172,11 +175,11 @@ def _dur(seconds: float) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s"
 
 
-def tell_story(caller: Any, say: Callable[[list[str]], None]) -> list[int]:
+def tell_story(caller: Caller, say: Callable[[list[str]], None]) -> list[int]:
     """Tell the agent what became of its earlier queued pushes to this repo; returns their
     ids, to be marked told once the answer is on its way (:func:`mark_told`)."""
     try:
-        from gitgate.outcomes import story_lines
+        from gitgate.story import story_lines
 
         lines, ids = story_lines(caller.repo, caller.subject)
     except Exception:  # never fail a push over the story of an earlier one
@@ -198,15 +201,16 @@ def mark_told(ids: list[int]) -> None:
 
 def hold_statuses(
     holder: Holder,
-    caller: Any,
+    caller: Caller,
     wait: float,
     statuses: list[tuple[bytes, str | None]],
     say: Callable[[list[str]], None],
-    outcome: Any,
+    outcome: Exchange,
 ) -> list[tuple[bytes, str | None]]:
     """Hold the push's queue entry open; its refs' statuses become the real outcome."""
     from gitgate.approval import announce_hold
 
+    assert outcome.enqueued is not None
     push_id = outcome.enqueued.id
     announce_hold(push_id, caller, wait)
     held = holder.hold(push_id, wait, say, outcome.cancelled)

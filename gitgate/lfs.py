@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import falcon
 
-from gitgate.receive import Caller
+from gitgate.exchange import Caller
 from gitgate.routes import BadRepo, canonical_repo
 
 if TYPE_CHECKING:

@@ -12,10 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gitgate.checks.base import Finding, short
-from gitgate.policy import RefDecision
+from gitgate.exchange import RefStatus
+from gitgate.policy import Action, Decision
+
+if TYPE_CHECKING:
+    from gitgate.store.changes import Enqueued
+
+# What the lines explain: a decision, or (once carried out) the ref's final status.
+Explained = Decision | RefStatus
 
 
 def finding_line(f: Finding, commits: int = 1) -> str:
@@ -54,9 +61,9 @@ def grouped(findings: Sequence[Finding]) -> list[tuple[Finding, int]]:
     ]
 
 
-def ref_reason(d: RefDecision, queue_id: int | None = None, entry: Any = None) -> str:
+def ref_reason(d: Explained, queue_id: int | None = None, entry: Enqueued | None = None) -> str:
     """The one-line report-status reason for a refused or queued ref."""
-    if d.effective == "queue" and queue_id is not None:
+    if d.effective == Action.QUEUE and queue_id is not None:
         if entry is not None and entry.duplicate:
             return f"already queued as #{queue_id}; no need to push again"
         if entry is not None and entry.superseded:
@@ -70,28 +77,28 @@ def ref_reason(d: RefDecision, queue_id: int | None = None, entry: Any = None) -
 
 
 def decision_lines(
-    d: RefDecision, *, max_findings: int, queue_id: int | None = None, review_hint: str = ""
+    d: Explained, *, max_findings: int, queue_id: int | None = None, review_hint: str = ""
 ) -> list[str]:
     """The `remote:` lines explaining one ref's decision (nothing for a clean allow)."""
     failed = d.failed
-    if d.effective == "allow" and not failed and not d.break_glass:
+    if d.effective == Action.ALLOW and not failed and not d.break_glass:
         return []
     rule = d.rule.name if d.rule else "-"
     lines: list[str] = []
-    if d.rule is None or (not failed and d.effective == "reject"):
+    if d.rule is None or (not failed and d.effective == Action.REJECT):
         lines = [f"error: {d.ref}: {d.reasons[0] if d.reasons else 'refused'}"]
         if d.rule is None or d.rule.access != "write":
             lines.append("hint: push to a ref you may write to, or ask the gitgate admin")
         return lines
-    if d.dry_run and d.action != "allow":
+    if d.dry_run and d.action != Action.ALLOW:
         head = f"warning: {d.ref}: would {d.action} (rule {rule} is a dry run); relayed anyway"
     elif d.break_glass:
         head = f"warning: {d.ref}: break-glass used: {d.action} overridden (rule {rule}); recorded"
-    elif d.effective == "queue":
+    elif d.effective == Action.QUEUE:
         head = f"error: {d.ref}: held for human approval (rule {rule})"
-    elif d.effective == "reject":
+    elif d.effective == Action.REJECT:
         head = f"error: {d.ref}: refused by rule {rule}"
-    elif d.effective == "mask":
+    elif d.effective == Action.MASK:
         head = f"warning: {d.ref}: secrets found; rule {rule} masks them"
     else:
         head = f"warning: {d.ref}: findings allowed by rule {rule}"
@@ -104,11 +111,11 @@ def decision_lines(
         if hidden:
             total = sum(n for _, n in hidden)
             lines.append(f"  ... and {len(hidden)} more ({total} commit(s) carry them)")
-        if v.hint and d.effective not in ("queue", "mask"):
+        if v.hint and d.effective not in (Action.QUEUE, Action.MASK):
             lines.append(f"hint: {v.hint}")
     if not failed and d.reasons:
         lines.append(f"  {d.reasons[0]}")
-    if d.effective == "queue" and queue_id is not None:
+    if d.effective == Action.QUEUE and queue_id is not None:
         lines.append(
             f"hint: queued as #{queue_id}. No need to push again: the gate pushes it "
             "when a reviewer approves it."
@@ -119,7 +126,7 @@ def decision_lines(
 
 
 def summary_lines(
-    decisions: Sequence[RefDecision],
+    decisions: Sequence[Explained],
     *,
     max_findings: int,
     queue_ids: dict[str, int] | None = None,
@@ -149,7 +156,7 @@ def summary_lines(
     return out
 
 
-def queue_lines(entry: Any) -> list[str]:
+def queue_lines(entry: Enqueued | None) -> list[str]:
     """What queueing did beyond "queued as #N": one entry per change (gitgate.store.changes)."""
     if entry is None:
         return []

@@ -14,14 +14,14 @@ from typing import Any
 
 import falcon
 
-from gitgate.receive import Caller
+from gitgate.exchange import Caller
 
 LIST_LIMIT = 50
 
 
 def entry_json(info: Any) -> dict[str, Any]:
     """The agent's view of a queue entry: no reviewer groups, no findings beyond the summary."""
-    from gitgate.outcomes import outcome_lines
+    from gitgate.story import outcome_lines
 
     data = info.to_dict()
     refs = [

@@ -1,6 +1,6 @@
 """Putting a push into the queue: what is stored, what a reviewer sees, one entry per change.
 
-Called by gitgate.receive for the refs a rule queues. The stored body holds only the queued
+Called by gitgate.outcomes.queue for the refs a rule queues. The stored body holds only the queued
 refs and their objects (a refused ref's objects must never be relayed as a side effect of an
 approval); the summary is what `gitgate review show` prints; pending entries on the same refs
 are compared with this push so that a retry is not a new entry and a stacked commit
@@ -13,17 +13,19 @@ import difflib
 import logging
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from gitgate import notify
 from gitgate.approval import ZERO, combined_review, event_payload
 from gitgate.config import Config
+from gitgate.exchange import Caller, RefStatus
 from gitgate.mask import mapping as mask_mapping
 from gitgate.mirror import Mirrors, Quarantine
-from gitgate.policy import RefDecision
+from gitgate.policy import Decision
 from gitgate.protocol import PushRequest, encode_request_head
-from gitgate.push import printable
+from gitgate.push import Push, printable
 from gitgate.relay import repack
 from gitgate.store import changes
 from gitgate.store.changes import Enqueued
@@ -36,7 +38,8 @@ MAX_DIFF_LINES = 200
 
 @dataclass
 class QueueService:
-    """Puts pushes into the queue (called by ReceivePack) and announces break-glass use."""
+    """Puts pushes into the queue (for gitgate.outcomes.queue and gitgate.api.writes) and
+    announces break-glass use."""
 
     config: Config
     mirrors: Mirrors
@@ -44,12 +47,12 @@ class QueueService:
 
     def enqueue(
         self,
-        caller: Any,
+        caller: Caller,
         req: PushRequest,
-        queued: list[RefDecision],
+        queued: list[RefStatus],
         spool: BinaryIO,
         quarantine: Quarantine,
-        push: Any,
+        push: Push | None,
     ) -> Enqueued:
         """Queue the refs, one entry per change (see gitgate.store.changes)."""
         from gitgate.db import write_transaction
@@ -98,7 +101,7 @@ class QueueService:
         return entry
 
     def _relations(
-        self, caller: Any, mine: frozenset[changes.RefChange], push: Any
+        self, caller: Caller, mine: frozenset[changes.RefChange], push: Push | None
     ) -> tuple[list[int], list[int]]:
         """Pending entries on the same refs: those this push extends (same pusher, same old
         ids, their tips are ancestors of ours) are superseded; the others conflict."""
@@ -148,7 +151,7 @@ class QueueService:
             with repack(quarantine, str(self.mirrors.path(repo)), commands) as pack:
                 shutil.copyfileobj(pack, out)
 
-    def summary(self, caller: Any, queued: list[RefDecision], push: Any) -> dict[str, Any]:
+    def summary(self, caller: Caller, queued: list[RefStatus], push: Push | None) -> dict[str, Any]:
         """What a reviewer needs: refs, commits, changed paths, findings, protected diffs."""
         updates = {u.ref: u for u in push.updates} if push else {}
         refs: list[dict[str, Any]] = []
@@ -242,7 +245,7 @@ class QueueService:
             for i, line in enumerate(lines, start=1)
         )
 
-    def break_glass(self, caller: Any, decisions: list[RefDecision], reason: str) -> None:
+    def break_glass(self, caller: Caller, decisions: Sequence[Decision], reason: str) -> None:
         from gitgate.db import connection
 
         with connection():

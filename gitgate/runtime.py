@@ -15,8 +15,9 @@ from typing import Any
 import peewee
 
 from gitgate.config import Config
+from gitgate.exchange import Caller
 from gitgate.mirror import Mirrors
-from gitgate.receive import Caller, ReceivePack
+from gitgate.receive import ReceivePack
 from gitgate.services import Authenticator, Recorder, Services
 from gitgate.upstream import Upstream
 

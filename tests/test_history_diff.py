@@ -140,7 +140,7 @@ def test_checks_and_messages_take_every_shape(tmp_path: Path) -> None:
     from gitgate.checks.protected_paths import ProtectedPaths, ProtectedPathsOptions
     from gitgate.config import Config, Rule
     from gitgate.messages import decision_lines
-    from gitgate.policy import RefDecision
+    from gitgate.policy import Action, Decision
     from gitgate.protocol import status_line
 
     repo = make_repo(tmp_path / "r.git", generate(11, histories=30))
@@ -159,8 +159,8 @@ def test_checks_and_messages_take_every_shape(tmp_path: Path) -> None:
     assert sum(not v.passed for v in verdicts) > len(push.updates)
     escaped = 0
     for update in push.updates:
-        decision = RefDecision(update.command, rule, "reject", "reject")
-        decision.verdicts = [v for v in verdicts if v.ref == update.ref]
+        mine = tuple(v for v in verdicts if v.ref == update.ref)
+        decision = Decision(update.command, rule, Action.REJECT, Action.REJECT, verdicts=mine)
         text = "\n".join(decision_lines(decision, max_findings=1000))
         text.encode("utf-8")  # strict: what a record or a remote: line must take
         for v in decision.verdicts:

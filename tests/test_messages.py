@@ -5,7 +5,7 @@ from __future__ import annotations
 from gitgate.checks.base import Finding, Verdict
 from gitgate.config import Rule
 from gitgate.messages import decision_lines, grouped
-from gitgate.policy import RefDecision
+from gitgate.policy import Action, Decision
 from gitgate.protocol import Command
 
 REF = "refs/heads/main"
@@ -35,8 +35,13 @@ def test_capped_and_summarised() -> None:
     findings = [secret(f"f{j}.py", f"c{i:011d}", f"h{j}") for j in range(30) for i in range(j + 1)]
     verdict = Verdict("secrets", REF, passed=False, reason="465 secret(s)", findings=findings)
     rule = Rule(name="default")
-    decision = RefDecision(Command(b"0" * 40, b"1" * 40, REF.encode()), rule, "reject", "reject")
-    decision.verdicts = [verdict]
+    decision = Decision(
+        Command(b"0" * 40, b"1" * 40, REF.encode()),
+        rule,
+        Action.REJECT,
+        Action.REJECT,
+        verdicts=(verdict,),
+    )
     out = decision_lines(decision, max_findings=5)
     shown = [x for x in out if x.startswith("  - ")]
     assert len(shown) == 5

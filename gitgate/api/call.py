@@ -8,7 +8,7 @@ from typing import Any
 import falcon
 
 from gitgate.api.classify import Route
-from gitgate.receive import Caller
+from gitgate.exchange import Caller
 
 
 class ApiError(Exception):

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 import falcon
 
+from gitgate.exchange import Exchange
 from gitgate.mask.apply import secrets_for, to_mask
 from gitgate.mask.values import Secret, apply, marker
-from gitgate.policy import RefDecision
-from gitgate.push import Push
+from gitgate.policy import Action
 
 if TYPE_CHECKING:
     from gitgate.api.service import ApiCall
@@ -118,19 +118,19 @@ def relay_masked(
     resp: falcon.Response,
     path: str,
     body: bytes,
-    push: Push,
-    d: RefDecision,
+    ex: Exchange,
 ) -> None:
-    """Relay `d`'s write with its secrets masked, or refuse it (409) when that cannot be
-    done safely."""
+    """Relay the write of `ex` (one ref) with its secrets masked, or refuse it (409) when
+    that cannot be done safely."""
+    d, push = ex.refs[0], ex.push
+    assert push is not None
     findings = to_mask(d)
     try:
         new_body = reencode(body, secrets_for(push, push.updates[0], findings))
-    except (ValueError, CannotMask) as ex:
-        log.error("masking API write %s failed: %s", call.caller.request_id, type(ex).__name__)
-        d.effective = "reject"
-        d.reasons.insert(0, "the gate could not mask the secret(s) found")
-        writes.refuse(call, d)
+    except (ValueError, CannotMask) as err:
+        log.error("masking API write %s failed: %s", call.caller.request_id, type(err).__name__)
+        ex.refuse(d.ref, "the gate could not mask the secret(s) found")
+        writes.refuse(call, ex.refs[0])
         return
     masked = [
         {
@@ -158,4 +158,4 @@ def relay_masked(
         if isinstance(parsed, dict):
             parsed["gitgate"] = info
 
-    writes.svc.relay(call, resp, path, new_body, decision="mask", observe=observe)
+    writes.svc.relay(call, resp, path, new_body, decision=Action.MASK, observe=observe)

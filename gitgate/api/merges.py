@@ -22,7 +22,7 @@ from dulwich.repo import Repo
 
 from gitgate.api.objects import mirror_ref
 from gitgate.mirror import Quarantine, git_env
-from gitgate.policy import rule_for
+from gitgate.policy import Action, Floor, rule_for
 from gitgate.protocol import Command
 
 if TYPE_CHECKING:
@@ -125,7 +125,10 @@ def merge_into(
         commit.message = (title or f"Merge {head} into {base}").encode() + b"\n"
         q.store.add_object(commit)
         cmd = Command(old, commit.id, ref.encode())
-        w.decide_and_act(call, resp, path, body, q, cmd, net=True, floor=rule.api.merge)
+        floor = Floor(
+            Action(rule.api.merge), f"api.merge = queue: every merge into {ref} needs a reviewer"
+        )
+        w.decide_and_act(call, resp, path, body, q, cmd, net=True, floor=floor)
 
 
 def _merge_tree(mirror: str, objects: str, base: bytes, head: bytes) -> bytes:

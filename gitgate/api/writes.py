@@ -1,7 +1,7 @@
 """API writes that change repository content, decided exactly as a push would be.
 
 The write becomes objects in a quarantine over the repo's mirror, one `Command(old, new, ref)`,
-a `Push` from `build_push`, the same `run_checks` and `decide`, the same messages. Allowed: the
+a `Push` from `build_push`, the same `gate.inspect`, the same messages. Allowed: the
 agent's call goes upstream as made. Refused: 409 for secrets (GitHub's push protection), 422
 otherwise, with the `remote:` lines as the JSON `message`. Queued: the gate's own commit is
 stored as a push (commands + pack) in the ordinary queue, so approval relays it with git's
@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import falcon
 from dulwich.repo import Repo
 
-from gitgate import messages
+from gitgate import gate, messages
 from gitgate.api.objects import BadInput, content_commit, decode_content, mirror_ref
 from gitgate.checks.base import CheckContext
+from gitgate.exchange import Exchange, RefStatus
 from gitgate.history import Job
-from gitgate.inspect import run_checks
 from gitgate.mirror import Quarantine
-from gitgate.policy import SEVERITY, RefDecision, decide, rule_for
+from gitgate.policy import Action, Floor
 from gitgate.protocol import Command, PushRequest, encode_request_head
 from gitgate.push import FileChange, MissingObjects, Push, build_push, changes
 from gitgate.relay import repack
@@ -121,7 +121,7 @@ class Writes:
         cmd: Command,
         *,
         net: bool = False,
-        floor: str = "allow",
+        floor: Floor | None = None,
     ) -> None:
         """Inspect `cmd` over quarantine `q` like a push of it, then relay, refuse or queue.
         `net`: check the whole change to the ref (a merge), not each new commit's own;
@@ -149,17 +149,11 @@ class Writes:
         if net and not cmd.is_create and not cmd.is_delete:
             update = push.updates[0]
             update.changes = net_changes(push, cmd.old, cmd.new)
-        rule = rule_for(self.rt.config.rule, repo, ref, caller.groups)
-        rules = {ref: rule}
-        writable = {ref: rule} if rule is not None and rule.access == "write" else {}
+        ex = Exchange(caller, commands=[cmd], push=push)
         ctx = CheckContext(
             self.rt.config, self.rt.receive.scanner, caller.identity, caller.request_id
         )
-        verdicts = run_checks(self.rt.receive.checks, push, writable, ctx) if writable else []
-        (d,) = decide([cmd], rules, verdicts, groups=caller.groups, push_options=[], atomic=False)
-        if rule is not None and SEVERITY[floor] > SEVERITY[d.effective] and not rule.dry_run:
-            d.action = d.effective = floor
-            d.reasons.append(f"api.merge = queue: every merge into {ref} needs a reviewer")
+        (d,) = gate.inspect(ex, self.rt.config.rule, self.rt.receive.checks, ctx, floor=floor)
         call.fields.update(
             ref_updates=[{"ref": ref, "old": cmd.old.decode(), "new": cmd.new.decode()}],
             verdicts=[
@@ -168,20 +162,20 @@ class Writes:
             ],
             findings=[f.record() for v in d.failed for f in v.findings],
         )
-        if d.effective == "allow":
+        if d.effective == Action.ALLOW:
             self.svc.relay(call, resp, path, body)
             return
-        if d.effective == "mask":
+        if d.effective == Action.MASK:
             from gitgate.api.masked import relay_masked
 
-            relay_masked(self, call, resp, path, body, push, d)
+            relay_masked(self, call, resp, path, body, ex)
             return
-        if d.effective == "queue":
-            self.queue(call, resp, q, push, d)
+        if d.effective == Action.QUEUE:
+            self.queue(call, resp, q, ex)
             return
-        self.refuse(call, d)
+        self.refuse(call, ex.refs[0])
 
-    def lines(self, d: RefDecision, queue_id: int | None = None) -> str:
+    def lines(self, d: RefStatus, queue_id: int | None = None) -> str:
         """The lines a push shows (hooks' own output first), without the push's header."""
         out = messages.summary_lines(
             [d],
@@ -191,7 +185,7 @@ class Writes:
         )
         return "\n".join(out[1:])
 
-    def refuse(self, call: ApiCall, d: RefDecision) -> None:
+    def refuse(self, call: ApiCall, d: RefStatus) -> None:
         status = 409 if any(v.check == "secrets" for v in d.failed) else 422
         detail = self.lines(d) or messages.ref_reason(d)
         raise _error(
@@ -202,21 +196,18 @@ class Writes:
             statuses=[{"ref": d.ref, "status": messages.ref_reason(d)}],
         )
 
-    def queue(
-        self, call: ApiCall, resp: falcon.Response, q: Quarantine, push: Push, d: RefDecision
-    ) -> None:
+    def queue(self, call: ApiCall, resp: falcon.Response, q: Quarantine, ex: Exchange) -> None:
         from gitgate.approval import QueueRefused
         from gitgate.mask.apply import for_queue
 
-        events: list[dict[str, Any]] = []
-        mask_lines = for_queue(
-            push, [d], events
-        )  # a masking rule: the queue never holds the secret either
-        if d.effective == "reject":
+        # a masking rule: the queue never holds the secret either
+        mask_lines = for_queue(ex)
+        d = ex.refs[0]
+        if d.effective == Action.REJECT:
             self.refuse(call, d)
             return
-        if events:
-            call.fields["events"] = events
+        if ex.events:
+            call.fields["events"] = ex.events
         repo, cmd = call.caller.repo, d.command
         req = PushRequest([cmd], list(CAPS))
         head = encode_request_head(req, [cmd])
@@ -231,14 +222,13 @@ class Writes:
             try:
                 if queue is None:
                     raise QueueRefused("the approval queue is not available on this gate")
-                entry = queue.enqueue(call.caller, req, [d], spool, q, push)
-            except QueueRefused as ex:
-                d.effective = "reject"
-                d.reasons.insert(0, str(ex))
-                self.refuse(call, d)
+                entry = queue.enqueue(call.caller, req, [d], spool, q, ex.push)
+            except QueueRefused as err:
+                ex.refuse(d.ref, str(err))
+                self.refuse(call, ex.refs[0])
                 return
         queue_id = entry.id
-        call.fields.update(decision="queue", queue_ids={d.ref: queue_id})
+        call.fields.update(decision=Action.QUEUE, queue_ids={d.ref: queue_id})
         held = (
             f"already held for human approval as #{queue_id}: nothing new was queued"
             if entry.duplicate

@@ -1,6 +1,7 @@
 """The `mask` action in the push path: findings -> rewritten ref updates, records, messages.
 
-Called by gitgate.receive for the refs whose decision is `mask`, inside the push's quarantine.
+Called by gitgate.outcomes for the refs whose decision is `mask`, inside the push's quarantine;
+a ref that cannot be masked is refused through the exchange (`ex.refuse`), never re-decided.
 The agent is answered plain `ok` (never report-status-v2 `option new-oid`: git cannot point
 its remote-tracking ref at an object it does not have, see /docs/design.md "Masking"), and
 told in `remote:` lines what was masked where, upstream's new ids, and how to sync.
@@ -18,10 +19,11 @@ from dulwich.objects import Blob, ObjectID, ShaFile
 
 from gitgate.checks.base import Finding, short
 from gitgate.config import Config
+from gitgate.exchange import Exchange, RefStatus
 from gitgate.mask import mapping
 from gitgate.mask.rewrite import Rewriter
 from gitgate.mask.values import Secret, marker, secrets_in
-from gitgate.policy import RefDecision
+from gitgate.policy import LANDS, Action
 from gitgate.protocol import Command
 from gitgate.push import Push, RefUpdate, build_update
 
@@ -80,7 +82,7 @@ def secrets_for(push: Push, update: RefUpdate, findings: Sequence[Finding]) -> l
 
 
 def mask_push(
-    push: Push, decisions: Sequence[RefDecision], known: dict[bytes, bytes] | None = None
+    push: Push, decisions: Sequence[RefStatus], known: dict[bytes, bytes] | None = None
 ) -> Masked:
     """Rewrite the relayed updates of `decisions`: those decided `mask` have their secrets
     masked; any (masked or allowed) building on commits masked earlier (`known`) is rebased
@@ -88,7 +90,7 @@ def mask_push(
     known = known or {}
     updates = {u.ref: u for u in push.updates}
     secrets: list[Secret] = []
-    per_ref: list[tuple[RefDecision, RefUpdate, list[Finding]]] = []
+    per_ref: list[tuple[RefStatus, RefUpdate, list[Finding]]] = []
     for d in decisions:
         update = updates.get(d.ref)
         if update is None:
@@ -137,7 +139,7 @@ def mask_push(
     return out
 
 
-def _lines(d: RefDecision, findings: Sequence[Finding], old: bytes, new: bytes) -> list[str]:
+def _lines(d: RefStatus, findings: Sequence[Finding], old: bytes, new: bytes) -> list[str]:
     if findings:
         lines = [f"warning: {d.ref}: {len(findings)} secret(s) masked before relaying"]
     else:
@@ -153,7 +155,7 @@ def _lines(d: RefDecision, findings: Sequence[Finding], old: bytes, new: bytes) 
 
 def masking(config: Config) -> bool:
     """Whether any rule masks: only then does a push pay for reading the map."""
-    return any(r.actions.secrets == "mask" for r in config.rule)
+    return any(r.actions.secrets == Action.MASK for r in config.rule)
 
 
 def known(config: Config, repo: str, commands: Sequence[Command]) -> Known:
@@ -174,17 +176,19 @@ class Known:
     originals: list[ShaFile]
 
 
-def to_mask(d: RefDecision) -> list[Finding]:
+def to_mask(d: RefStatus) -> list[Finding]:
     """The secrets a ref's rule masks, when the ref lands now (`mask`) or once approved
     (`queue`: masked before it is stored, so the queue never holds the secret either)."""
-    if d.effective not in ("mask", "queue") or d.rule is None or d.rule.actions.secrets != "mask":
+    if (
+        d.effective not in (Action.MASK, Action.QUEUE)
+        or d.rule is None
+        or d.rule.actions.secrets != Action.MASK
+    ):
         return []
     return [f for v in d.failed if v.check == "secrets" and not v.error for f in v.findings]
 
 
-def for_queue(
-    push: Push, queued: list[RefDecision], events: list[dict[str, Any]], *, keep_map: bool = True
-) -> list[str]:
+def for_queue(ex: Exchange, *, keep_map: bool = True) -> list[str]:
     """Mask the queued refs that carry secrets their rule masks: their commands become the
     rewritten ones (gitgate.queueing then stores a pack of the rewritten objects only). A ref
     that cannot be masked is refused. Returns the lines for the agent.
@@ -193,36 +197,37 @@ def for_queue(
     queued push (mapping.pending_repo) and approval adopts it once relayed (remember_queued),
     so the agent's next push is translated as after a direct masked push. False for an API
     write: the gate's commit is not the agent's."""
-    todo = [d for d in queued if to_mask(d)]
-    if not todo:
+    push = ex.push
+    todo = [d for d in ex.decided(Action.QUEUE) if to_mask(d)]
+    if not todo or push is None:
         return []
     try:
         masked = mask_push(push, todo, push.known)
-    except Exception as ex:
-        log.error("masking a queued push failed: %s", type(ex).__name__)  # never str(ex)
+    except Exception as err:
+        log.error("masking a queued push failed: %s", type(err).__name__)  # never str(ex)
         for d in todo:
-            d.effective = "reject"
-            d.reasons.insert(0, "the gate could not mask the secret(s) found")
+            ex.refuse(d.ref, "the gate could not mask the secret(s) found")
         return []
     for d in todo:
-        d.command = masked.commands.get(d.command.ref, d.command)
+        ex.rewrite(d.ref, masked.commands.get(d.command.ref, d.command))
     # what the reviewer is shown (commits, paths, protected diffs) is the masked history too
     names = {d.ref for d in todo}
     push.updates = [u for u in push.updates if u.ref not in names] + [
-        build_update(push, d.command) for d in todo
+        build_update(push, ex.status(name).command) for name in (d.ref for d in todo)
     ]
-    events.extend(masked.events)
+    ex.events.extend(masked.events)
     if keep_map:
         push.queued_map = masked
     return [line.replace("before relaying", "before queueing") for line in masked.lines]
 
 
-def needed(push: Push, decisions: Sequence[RefDecision]) -> bool:
+def needed(ex: Exchange) -> bool:
     """Whether a relayed ref is masked, or builds on commits the gate masked earlier."""
-    relayed = {d.ref for d in decisions if d.effective in ("allow", "mask")}
-    if any(d.effective == "mask" for d in decisions):
+    push = ex.push
+    relayed = {d.ref for d in ex.decided(*LANDS)}
+    if ex.decided(Action.MASK):
         return True
-    if not push.known:
+    if push is None or not push.known:
         return False
     for u in push.updates:
         if u.ref not in relayed:
@@ -234,28 +239,27 @@ def needed(push: Push, decisions: Sequence[RefDecision]) -> bool:
     return False
 
 
-def run(
-    push: Push, decisions: list[RefDecision], events: list[dict[str, Any]], *, atomic: bool
-) -> Masked | None:
-    """The push path's step: None when nothing needs rewriting. A ref the gate cannot mask
-    is refused (fails closed), and with it every ref of an atomic push."""
-    relayed = [d for d in decisions if d.effective in ("allow", "mask")]
-    to_mask = [d for d in relayed if d.effective == "mask"]
+def run(ex: Exchange) -> Masked | None:
+    """The push path's step: None when nothing needs rewriting, else the rewritten commands
+    are the relayed refs' (`ex.rewrite`). A ref the gate cannot mask is refused (fails
+    closed), and with it every ref of an atomic push."""
+    assert ex.push is not None
+    relayed = ex.decided(*LANDS)
+    to_mask = [d for d in relayed if d.effective == Action.MASK]
     try:
-        masked = mask_push(push, relayed, push.known)
-    except Exception as ex:
-        log.error("masking failed: %s", type(ex).__name__)  # APPSEC: never str(ex)
+        masked = mask_push(ex.push, relayed, ex.push.known)
+    except Exception as err:
+        log.error("masking failed: %s", type(err).__name__)  # APPSEC: never str(ex)
         for d in to_mask:
-            d.effective = "reject"
-            d.reasons.insert(0, "the gate could not mask the secret(s) found")
-        for d in decisions if atomic else []:
-            if d.effective == "allow":
-                d.effective = "reject"
-                d.reasons = ["atomic push: another ref in it was refused"]
+            ex.refuse(d.ref, "the gate could not mask the secret(s) found")
+        for d in ex.decided(Action.ALLOW) if ex.atomic else []:
+            ex.refuse(d.ref, "atomic push: another ref in it was refused", only=True)
         return Masked() if to_mask else None
     if not masked.commands:
         return None
-    events.extend(masked.events)
+    for d in relayed:
+        ex.rewrite(d.ref, masked.commands.get(d.command.ref, d.command))
+    ex.events.extend(masked.events)
     return masked
 
 

@@ -15,7 +15,7 @@ from gitgate.messages import (
     ref_reason,
     summary_lines,
 )
-from gitgate.policy import RefDecision
+from gitgate.policy import Action, Decision
 from gitgate.protocol import Command
 from gitgate.store.changes import Enqueued
 
@@ -31,14 +31,16 @@ def secret(commit: str = COMMIT, path: str = "src/a.py", digest: str = "1a2b3c4d
     )  # fmt: skip
 
 
-def decision(action: str, *verdicts: Verdict, effective: str = "", **kw: Any) -> RefDecision:
-    rule = kw.pop("rule", Rule(name="prod"))
-    d = RefDecision(Command(b"0" * 40, b"1" * 40, REF.encode()), rule, action, effective or action)
-    d.verdicts = list(verdicts)
-    d.reasons = [v.reason for v in verdicts if not v.passed]
-    for key, value in kw.items():
-        setattr(d, key, value)
-    return d
+def decision(action: str, *verdicts: Verdict, effective: str = "", **kw: Any) -> Decision:
+    fields: dict[str, Any] = {
+        "command": Command(b"0" * 40, b"1" * 40, REF.encode()),
+        "rule": Rule(name="prod"),
+        "action": Action(action),
+        "effective": Action(effective or action),
+        "verdicts": verdicts,
+        "reasons": tuple(v.reason for v in verdicts if not v.passed),
+    }
+    return Decision(**(fields | kw))
 
 
 def failed(*findings: Finding, check: str = "secrets", hint: str = "rotate it") -> Verdict:
@@ -103,8 +105,11 @@ def test_the_head_line_says_what_the_gate_did() -> None:
 
 
 def test_a_ref_without_a_rule_or_without_write_access() -> None:
-    none = decision("reject", rule=None)
-    none.reasons = ["no rule gives you access to refs/heads/main (deny by default)"]
+    none = decision(
+        "reject",
+        rule=None,
+        reasons=("no rule gives you access to refs/heads/main (deny by default)",),
+    )
     assert decision_lines(none, max_findings=5) == [
         f"error: {REF}: no rule gives you access to refs/heads/main (deny by default)",
         "hint: push to a ref you may write to, or ask the gitgate admin",
@@ -127,8 +132,11 @@ def test_summary_lines_hook_output_once_and_the_review_hint_per_ref() -> None:
     hook = Verdict("hooks", REF, True, output=["[scan] all good"])
     d1 = decision("queue", failed(secret()), hook)
     other = "refs/heads/dev"
-    d2 = decision("allow", Verdict("hooks", other, True, output=["[scan] all good"]))
-    d2.command = Command(b"0" * 40, b"2" * 40, other.encode())
+    d2 = decision(
+        "allow",
+        Verdict("hooks", other, True, output=["[scan] all good"]),
+        command=Command(b"0" * 40, b"2" * 40, other.encode()),
+    )
     out = summary_lines(
         [d1, d2], max_findings=5, queue_ids={REF: 4}, review_hint="see /review/{id}"
     )

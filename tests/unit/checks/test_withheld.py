@@ -6,7 +6,7 @@ from gitgate.checks.base import Finding, Verdict
 from gitgate.checks.secrets import Secrets
 from gitgate.checks.withheld import markers, scrub
 from gitgate.config import Rule
-from gitgate.policy import RefDecision
+from gitgate.policy import Action, Decision
 from gitgate.protocol import Command
 from gitgate.scanning import SecretScanner
 from tests.fixtures.secrets import GITHUB_TOKEN
@@ -15,10 +15,9 @@ from tests.unit.factories import REF, Repo, context, load_config, make_push, rul
 LEAKY = "refs/heads/fix-" + GITHUB_TOKEN
 
 
-def decision(ref: str, *verdicts: Verdict) -> RefDecision:
-    d = RefDecision(Command(b"0" * 40, b"1" * 40, ref.encode()), Rule(name="r"), "reject")
-    d.verdicts = list(verdicts)
-    return d
+def decision(ref: str, *verdicts: Verdict) -> Decision:
+    cmd = Command(b"0" * 40, b"1" * 40, ref.encode())
+    return Decision(cmd, Rule(name="r"), Action.REJECT, Action.REJECT, verdicts=verdicts)
 
 
 def named(ref: str, passed: bool = False, path: str = "ref name") -> Verdict:

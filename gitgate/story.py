@@ -13,7 +13,7 @@ from typing import Any
 
 from gitgate.protocol import one_line, progress
 
-log = logging.getLogger("gitgate.outcomes")
+log = logging.getLogger("gitgate.story")
 
 
 def _branch(ref: str) -> str:
