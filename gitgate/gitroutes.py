@@ -15,12 +15,10 @@ import logging
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import falcon
-from dulwich.errors import GitProtocolError, HangupException
-from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 
 from gitgate import diskfull
 from gitgate.checks import withheld
@@ -32,13 +30,13 @@ from gitgate.outcomes import on_fetch
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,
-    filter_advertisement_caps,
     parse_push_request,
     report,
+    rewrite_advertisement,
     wrap_report,
 )
 from gitgate.receive import Caller, PushOutcome
-from gitgate.reftips import add_tip, watch_ls_refs
+from gitgate.reftips import watch_ls_refs
 from gitgate.routes import BadRepo, canonical_repo
 from gitgate.runtime import Runtime
 from gitgate.upstream import UpstreamError, UpstreamResponse
@@ -250,7 +248,7 @@ class InfoRefs:
         if service == "git-upload-pack":
             body = up.iter_body()
         else:
-            body = _rewrite_advert(
+            body = rewrite_advertisement(
                 up, lambda tips: self.svc.early_fetch(caller.repo, tips), own_tips
             )
         resp.stream = _audited(body, self.svc, caller, "info-refs", started)
@@ -269,57 +267,6 @@ def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
     for key in PASS_HEADERS:
         if key in up.headers:
             resp.set_header(key, up.headers[key])
-
-
-def _rewrite_advert(
-    up: UpstreamResponse,
-    on_tips: Callable[[list[bytes]], None] | None = None,
-    own_tips: Callable[[list[bytes]], dict[bytes, bytes]] | None = None,
-) -> Iterator[bytes]:
-    """Pass the receive-pack advertisement with only the capabilities the gate implements.
-
-    The branch and tag tips it lists go to `on_tips` before its closing flush is passed on,
-    so an early mirror fetch overlaps the client building its pack. `own_tips` (the `mask`
-    action, gitgate.mask.mapping): upstream id -> the id this caller pushed and the gate
-    masked; such refs show the caller its own tip, so its next push is a fast-forward (the
-    gate rebases it onto the masked commits)."""
-    proto = Protocol(up._resp.read, lambda _d: None)
-    try:
-        first = proto.read_pkt_line()
-        if first is None or not first.startswith(b"# service="):
-            raise GitProtocolError("no service line")
-        yield pkt_line(first)
-        flush = proto.read_pkt_line()
-        yield pkt_line(flush)
-        line = proto.read_pkt_line()
-        if line is None:
-            yield pkt_line(None)
-            yield from up.iter_body()
-            return
-        ref, caps = extract_capabilities(line.rstrip(b"\n"))
-        lines = [ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n"]
-        tips: list[bytes] = []
-        add_tip(tips, ref)
-        while (more := proto.read_pkt_line()) is not None:
-            add_tip(tips, more.rstrip(b"\n"))
-            lines.append(more)
-        if on_tips is not None and tips:
-            on_tips(tips)
-        swap: dict[bytes, bytes] = {}
-        if own_tips is not None:
-            try:
-                swap = own_tips([x[:40] for x in lines])
-            except Exception as ex:  # the database: the agent sees upstream as it is
-                log.error("reading the mask map failed: %s", type(ex).__name__)
-        for x in lines:
-            yield pkt_line(swap.get(x[:40], x[:40]) + x[40:])
-        yield pkt_line(None)
-        yield from up.iter_body()
-    except (HangupException, GitProtocolError, ValueError) as ex:
-        log.warning("upstream advertisement was malformed: %s", type(ex).__name__)
-        yield pkt_line(b"ERR gitgate: upstream sent a malformed ref advertisement")
-    finally:
-        up.close()
 
 
 def _audited(

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
-from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
+from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS
 
 from gitgate import diskfull, hold, messages, shutdown
 from gitgate.checks.base import Check, CheckContext
@@ -27,14 +27,13 @@ from gitgate.metrics import INSPECTION_SECONDS, PUSHES_IN_FLIGHT
 from gitgate.mirror import Mirrors, Quarantine
 from gitgate.policy import RefDecision, break_glass_reason, decide, rule_for
 from gitgate.protocol import (
-    CAPABILITY_REPORT_STATUS,
+    KEEPALIVE,
     Command,
     PushRequest,
+    final_report,
     one_line,
     progress,
     sideband,
-    status_line,
-    wrap_report,
 )
 from gitgate.push import Push
 from gitgate.relay import RelayResult, relay, repack
@@ -159,7 +158,7 @@ class ReceivePack:
                     item = events.get(timeout=KEEPALIVE_S)
                 except queue.Empty:
                     if req.sideband:
-                        yield pkt_line(bytes([1]))  # empty band-1 packet: git's own keepalive
+                        yield KEEPALIVE
                     continue
                 if item is _DONE:
                     break
@@ -430,14 +429,4 @@ class ReceivePack:
         statuses: list[tuple[bytes, str | None]],
         relay_lines: dict[bytes, list[bytes]],
     ) -> bytes:
-        if not req.has(CAPABILITY_REPORT_STATUS) and not req.has(b"report-status-v2"):
-            return pkt_line(None) if req.sideband else b""
-        body = [pkt_line(f"unpack {unpack}\n".encode())]
-        for ref, reason in statuses:
-            lines = relay_lines.get(ref)
-            if reason is None and lines:
-                body.extend(pkt_line(line + b"\n") for line in lines)  # keeps v2 options
-            else:
-                body.append(status_line(ref, reason))
-        body.append(pkt_line(None))
-        return wrap_report(req, b"".join(body))
+        return final_report(req, unpack, statuses, relay_lines)  # keeps upstream's v2 options
