@@ -12,11 +12,10 @@ from __future__ import annotations
 import functools
 import io
 import logging
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any
 
 import falcon
 
@@ -39,37 +38,19 @@ from gitgate.receive import Caller, PushOutcome
 from gitgate.reftips import watch_ls_refs
 from gitgate.routes import BadRepo, canonical_repo
 from gitgate.runtime import Runtime
+from gitgate.spool import (
+    ByteCounter,
+    PushTooLarge,
+    SpoolDiskFull,
+    iter_chunks,
+    request_stream,
+    spool_body,
+)
 from gitgate.upstream import UpstreamError, UpstreamResponse
 
 log = logging.getLogger("gitgate.git")
 SERVICES = ("git-upload-pack", "git-receive-pack")
-READ_CHUNK = 64 * 1024
 PASS_HEADERS = ("content-type", "cache-control", "expires", "pragma", "content-encoding")
-
-
-class SpoolDiskFull(Exception):
-    """The data dir filled up while spooling; `head` is what was kept in memory."""
-
-    def __init__(self, head: bytes, size: int) -> None:
-        super().__init__(size)
-        self.head, self.size = head, size
-
-
-class PushTooLarge(Exception):
-    def __init__(self, spool: BinaryIO, size: int) -> None:
-        super().__init__(size)
-        self.spool, self.size = spool, size
-
-
-def _read_stream(req: falcon.Request) -> BinaryIO:
-    # gunicorn de-chunks a chunked upload and leaves no CONTENT_LENGTH; falcon's bounded
-    # stream would then read nothing (PROTOCOL.md), so read the raw stream to EOF instead.
-    return req.bounded_stream if req.content_length is not None else req.stream  # type: ignore[return-value]
-
-
-def _iter_body(stream: BinaryIO) -> Iterator[bytes]:
-    while chunk := stream.read(READ_CHUNK):
-        yield chunk
 
 
 def moved_to(location: str) -> str:
@@ -284,7 +265,7 @@ def _audited(
             yield chunk
     finally:
         duration = int((time.monotonic() - started) * 1000)
-        counted = {k: int(v) if isinstance(v, _Counter) else v for k, v in fields.items()}
+        counted = {k: int(v) if isinstance(v, ByteCounter) else v for k, v in fields.items()}
         svc.audit(
             caller,
             service,
@@ -313,14 +294,14 @@ class UploadPack:
         for name_ in ("Git-Protocol", "Content-Encoding"):
             if value := req.get_header(name_):
                 headers[name_] = value
-        counter = _Counter(_read_stream(req))
+        counter = ByteCounter(request_stream(req))
         try:
             up = self.svc.rt.upstream.request(
                 "POST",
                 caller.repo,
                 "git-upload-pack",
                 headers=headers,
-                body=_iter_body(counter),  # type: ignore[arg-type]
+                body=iter_chunks(counter),
                 content_length=req.content_length,
             )
         except UpstreamError as ex:
@@ -347,21 +328,6 @@ class UploadPack:
         )
 
 
-class _Counter:
-    """A read-through stream that counts bytes (for the audit record)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream, self.n = stream, 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.n += len(data)
-        return data
-
-    def __int__(self) -> int:
-        return self.n
-
-
 class ReceivePackResource:
     """Push: spool the whole request, parse, inspect, decide, answer in-band."""
 
@@ -377,7 +343,7 @@ class ReceivePackResource:
         resp.set_header("Cache-Control", "no-cache")
         try:
             spool = spool_body(
-                _read_stream(req),
+                request_stream(req),
                 cfg.storage.max_push_bytes,
                 cfg.storage.spool_memory_bytes,
                 str(cfg.data_path),
@@ -460,37 +426,6 @@ class ReceivePackResource:
             ex.spool.close()
         body = report("error push too large", [(c.ref, reason) for c in parsed.commands])
         return wrap_report(parsed, body)
-
-
-def spool_body(stream: BinaryIO, limit: int, memory: int, data_dir: str) -> Any:
-    """Read the whole request into a spool (memory first, then a file in the data dir).
-
-    Past `limit` the rest is read and dropped (up to twice the limit) so the client gets the
-    answer instead of a broken pipe; only the head is kept to name the refs in the answer.
-    """
-    spool = tempfile.SpooledTemporaryFile(max_size=memory, dir=data_dir)  # noqa: SIM115
-    total = 0
-    head = bytearray()  # what was spooled in memory: enough to name the refs if the disk is full
-    try:
-        while chunk := stream.read(READ_CHUNK):
-            total += len(chunk)
-            if len(head) < memory:
-                head += chunk[: memory - len(head)]
-            if total > limit:
-                spool.write(chunk[: len(chunk) - (total - limit)])  # the head names the refs
-                while total < 2 * limit and (more := stream.read(READ_CHUNK)):
-                    total += len(more)
-                raise PushTooLarge(spool, total)  # type: ignore[arg-type]
-            spool.write(chunk)
-        spool.flush()
-    except OSError as ex:
-        if not diskfull.is_disk_full(ex):
-            raise
-        spool.close()  # an unlinked temporary file: closing it frees what it took
-        while total < limit and (more := stream.read(READ_CHUNK)):
-            total += len(more)  # read to the end, so git reads the answer, not a broken pipe
-        raise SpoolDiskFull(bytes(head), total) from None
-    return spool
 
 
 def _outcome_fields(outcome: PushOutcome, commands: list[Any]) -> dict[str, Any]:
