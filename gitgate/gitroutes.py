@@ -30,6 +30,7 @@ from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,
     parse_push_request,
+    protocol_version,
     report,
     rewrite_advertisement,
     wrap_report,
@@ -312,7 +313,7 @@ class UploadPack:
         if self._watch(req, up, caller):
             body = watch_ls_refs(body, lambda tips: self.svc.early_fetch(caller.repo, tips))
         if "content-encoding" not in up.headers:  # queue outcomes ride on a v2 packfile
-            v2 = "version=2" in (req.get_header("Git-Protocol") or "")
+            v2 = protocol_version(req.get_header("Git-Protocol")) == 2
             body = on_fetch(body, caller, v2)
         resp.stream = _audited(body, self.svc, caller, "upload-pack", started, bytes_in=counter)
 
@@ -321,7 +322,7 @@ class UploadPack:
         only for a repo the caller may push to whose mirror exists: a read-only clone must
         not make the gate mirror a repo."""
         return (
-            "version=2" in (req.get_header("Git-Protocol") or "")
+            protocol_version(req.get_header("Git-Protocol")) == 2
             and "content-encoding" not in up.headers
             and can_push_somewhere(self.svc.rt.config.rule, caller.repo, caller.groups)
             and (self.svc.rt.mirrors.path(caller.repo) / "objects").is_dir()

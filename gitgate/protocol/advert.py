@@ -225,6 +225,25 @@ def format_ls_ref(ref: LsRef) -> bytes:
     return pkt_line(line + b"\n")
 
 
+def parse_git_protocol(value: str | None) -> list[tuple[str, str]]:
+    """The `Git-Protocol` header (gitprotocol-http): colon-separated `key[=value]` items."""
+    return [(k, v) for k, _, v in (i.partition("=") for i in (value or "").split(":") if i)]
+
+
+def format_git_protocol(items: list[tuple[str, str]]) -> str:
+    """A `Git-Protocol` header value (the inverse of `parse_git_protocol`)."""
+    return ":".join(f"{k}={v}" if v else k for k, v in items)
+
+
+def protocol_version(value: str | None) -> int:
+    """The protocol version a client asks for: the highest `version=` it names that git
+    knows (as git's own server decides, protocol.c), else 0. The answer's shape depends on
+    it: v2 answers carry ls-refs lines and sections instead of an advertisement."""
+    items = parse_git_protocol(value)
+    known = [int(v) for k, v in items if k == "version" and v in ("0", "1", "2")]
+    return max(known, default=0)
+
+
 class UpstreamBody(Protocol):
     """What the rewriting reads from (gitgate.upstream.UpstreamResponse)."""
 

@@ -24,16 +24,19 @@ from gitgate.protocol import (
     fatal,
     final_report,
     format_advertisement,
+    format_git_protocol,
     format_ls_ref,
     format_report,
     is_tip,
     parse_advertisement,
     parse_command,
+    parse_git_protocol,
     parse_ls_ref,
     parse_push_request,
     parse_report,
     pkt_line,
     progress,
+    protocol_version,
     report,
     rewrite_advertisement,
     section_at,
@@ -323,3 +326,28 @@ def test_fatal_on_band_3_or_as_err() -> None:
 def test_demux_refuses_unknown_bands_and_a_missing_flush(data: bytes) -> None:
     with pytest.raises(ProtocolError):
         list(demux(reading(data).read))
+
+
+# the Git-Protocol header
+
+
+@pytest.mark.parametrize(
+    "items", [[("version", "2")], [("version", "2"), ("object-format", "sha256"), ("x", "")], []]
+)
+def test_git_protocol_header_round_trips(items: list[tuple[str, str]]) -> None:
+    assert parse_git_protocol(format_git_protocol(items)) == items
+
+
+@pytest.mark.parametrize(
+    ("header", "version"),
+    [
+        (None, 0),
+        ("version=2", 2),
+        ("version=1:version=2", 2),
+        ("version=20", 0),  # not a substring match
+        ("version=", 0),
+        ("object-format=sha256:version=1", 1),
+    ],
+)
+def test_protocol_version(header: str | None, version: int) -> None:
+    assert protocol_version(header) == version
