@@ -32,6 +32,14 @@ class Report:
         lines = self.refs.get(ref) or []
         return bool(lines) and lines[0].startswith(b"ok ")
 
+    def reason(self, ref: bytes) -> str | None:
+        """Why `ref` was refused (`ng <ref> <why>`), None when it was accepted or not
+        reported at all (see `ok`)."""
+        lines = self.refs.get(ref) or []
+        if not lines or not lines[0].startswith(b"ng "):
+            return None
+        return lines[0][len(b"ng ") + len(ref) + 1 :].decode("utf-8", "replace")
+
 
 def one_line(text: str, limit: int = 200) -> str:
     """A report-status reason: one line, no NUL/CR/LF, bounded."""

@@ -269,6 +269,8 @@ def test_report_round_trips_with_v2_options() -> None:
     assert parse_report(format_report(rep)) == rep
     assert parse_report(format_report(rep)).ok(b"refs/heads/main")
     assert not rep.ok(b"refs/heads/x") and not rep.ok(b"refs/heads/absent")
+    assert rep.reason(b"refs/heads/x") == "non-fast-forward"
+    assert rep.reason(b"refs/heads/main") is None and rep.reason(b"refs/heads/absent") is None
 
 
 def test_report_of_statuses_parses_back() -> None:
