@@ -12,15 +12,12 @@ from __future__ import annotations
 import functools
 import io
 import logging
-import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO
+from collections.abc import Iterator
+from typing import Any
 
 import falcon
-from dulwich.errors import GitProtocolError, HangupException
-from dulwich.protocol import Protocol, extract_capabilities, pkt_line
 
 from gitgate import diskfull
 from gitgate.checks import withheld
@@ -32,46 +29,29 @@ from gitgate.mask import mapping as mask_mapping
 from gitgate.policy import access_refusal, can_push_somewhere, repo_rule
 from gitgate.protocol import (
     ProtocolError,
-    filter_advertisement_caps,
     parse_push_request,
+    protocol_version,
     report,
+    rewrite_advertisement,
     wrap_report,
 )
-from gitgate.reftips import add_tip, watch_ls_refs
+from gitgate.reftips import watch_ls_refs
 from gitgate.routes import BadRepo, canonical_repo
 from gitgate.runtime import Runtime
+from gitgate.spool import (
+    ByteCounter,
+    PushTooLarge,
+    SpoolDiskFull,
+    iter_chunks,
+    request_stream,
+    spool_body,
+)
 from gitgate.story import on_fetch
 from gitgate.upstream import UpstreamError, UpstreamResponse
 
 log = logging.getLogger("gitgate.git")
 SERVICES = ("git-upload-pack", "git-receive-pack")
-READ_CHUNK = 64 * 1024
 PASS_HEADERS = ("content-type", "cache-control", "expires", "pragma", "content-encoding")
-
-
-class SpoolDiskFull(Exception):
-    """The data dir filled up while spooling; `head` is what was kept in memory."""
-
-    def __init__(self, head: bytes, size: int) -> None:
-        super().__init__(size)
-        self.head, self.size = head, size
-
-
-class PushTooLarge(Exception):
-    def __init__(self, spool: BinaryIO, size: int) -> None:
-        super().__init__(size)
-        self.spool, self.size = spool, size
-
-
-def _read_stream(req: falcon.Request) -> BinaryIO:
-    # gunicorn de-chunks a chunked upload and leaves no CONTENT_LENGTH; falcon's bounded
-    # stream would then read nothing (PROTOCOL.md), so read the raw stream to EOF instead.
-    return req.bounded_stream if req.content_length is not None else req.stream  # type: ignore[return-value]
-
-
-def _iter_body(stream: BinaryIO) -> Iterator[bytes]:
-    while chunk := stream.read(READ_CHUNK):
-        yield chunk
 
 
 def moved_to(location: str) -> str:
@@ -250,7 +230,7 @@ class InfoRefs:
         if service == "git-upload-pack":
             body = up.iter_body()
         else:
-            body = _rewrite_advert(
+            body = rewrite_advertisement(
                 up, lambda tips: self.svc.early_fetch(caller.repo, tips), own_tips
             )
         resp.stream = _audited(body, self.svc, caller, "info-refs", started)
@@ -271,57 +251,6 @@ def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
             resp.set_header(key, up.headers[key])
 
 
-def _rewrite_advert(
-    up: UpstreamResponse,
-    on_tips: Callable[[list[bytes]], None] | None = None,
-    own_tips: Callable[[list[bytes]], dict[bytes, bytes]] | None = None,
-) -> Iterator[bytes]:
-    """Pass the receive-pack advertisement with only the capabilities the gate implements.
-
-    The branch and tag tips it lists go to `on_tips` before its closing flush is passed on,
-    so an early mirror fetch overlaps the client building its pack. `own_tips` (the `mask`
-    action, gitgate.mask.mapping): upstream id -> the id this caller pushed and the gate
-    masked; such refs show the caller its own tip, so its next push is a fast-forward (the
-    gate rebases it onto the masked commits)."""
-    proto = Protocol(up._resp.read, lambda _d: None)
-    try:
-        first = proto.read_pkt_line()
-        if first is None or not first.startswith(b"# service="):
-            raise GitProtocolError("no service line")
-        yield pkt_line(first)
-        flush = proto.read_pkt_line()
-        yield pkt_line(flush)
-        line = proto.read_pkt_line()
-        if line is None:
-            yield pkt_line(None)
-            yield from up.iter_body()
-            return
-        ref, caps = extract_capabilities(line.rstrip(b"\n"))
-        lines = [ref + b"\0" + b" ".join(filter_advertisement_caps(caps)) + b"\n"]
-        tips: list[bytes] = []
-        add_tip(tips, ref)
-        while (more := proto.read_pkt_line()) is not None:
-            add_tip(tips, more.rstrip(b"\n"))
-            lines.append(more)
-        if on_tips is not None and tips:
-            on_tips(tips)
-        swap: dict[bytes, bytes] = {}
-        if own_tips is not None:
-            try:
-                swap = own_tips([x[:40] for x in lines])
-            except Exception as ex:  # the database: the agent sees upstream as it is
-                log.error("reading the mask map failed: %s", type(ex).__name__)
-        for x in lines:
-            yield pkt_line(swap.get(x[:40], x[:40]) + x[40:])
-        yield pkt_line(None)
-        yield from up.iter_body()
-    except (HangupException, GitProtocolError, ValueError) as ex:
-        log.warning("upstream advertisement was malformed: %s", type(ex).__name__)
-        yield pkt_line(b"ERR gitgate: upstream sent a malformed ref advertisement")
-    finally:
-        up.close()
-
-
 def _audited(
     body: Iterator[bytes],
     svc: GitService,
@@ -337,7 +266,7 @@ def _audited(
             yield chunk
     finally:
         duration = int((time.monotonic() - started) * 1000)
-        counted = {k: int(v) if isinstance(v, _Counter) else v for k, v in fields.items()}
+        counted = {k: int(v) if isinstance(v, ByteCounter) else v for k, v in fields.items()}
         svc.audit(
             caller,
             service,
@@ -366,14 +295,14 @@ class UploadPack:
         for name_ in ("Git-Protocol", "Content-Encoding"):
             if value := req.get_header(name_):
                 headers[name_] = value
-        counter = _Counter(_read_stream(req))
+        counter = ByteCounter(request_stream(req))
         try:
             up = self.svc.rt.upstream.request(
                 "POST",
                 caller.repo,
                 "git-upload-pack",
                 headers=headers,
-                body=_iter_body(counter),  # type: ignore[arg-type]
+                body=iter_chunks(counter),
                 content_length=req.content_length,
             )
         except UpstreamError as ex:
@@ -384,7 +313,7 @@ class UploadPack:
         if self._watch(req, up, caller):
             body = watch_ls_refs(body, lambda tips: self.svc.early_fetch(caller.repo, tips))
         if "content-encoding" not in up.headers:  # queue outcomes ride on a v2 packfile
-            v2 = "version=2" in (req.get_header("Git-Protocol") or "")
+            v2 = protocol_version(req.get_header("Git-Protocol")) == 2
             body = on_fetch(body, caller, v2)
         resp.stream = _audited(body, self.svc, caller, "upload-pack", started, bytes_in=counter)
 
@@ -393,26 +322,11 @@ class UploadPack:
         only for a repo the caller may push to whose mirror exists: a read-only clone must
         not make the gate mirror a repo."""
         return (
-            "version=2" in (req.get_header("Git-Protocol") or "")
+            protocol_version(req.get_header("Git-Protocol")) == 2
             and "content-encoding" not in up.headers
             and can_push_somewhere(self.svc.rt.config.rule, caller.repo, caller.groups)
             and (self.svc.rt.mirrors.path(caller.repo) / "objects").is_dir()
         )
-
-
-class _Counter:
-    """A read-through stream that counts bytes (for the audit record)."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self.stream, self.n = stream, 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.stream.read(size)
-        self.n += len(data)
-        return data
-
-    def __int__(self) -> int:
-        return self.n
 
 
 class ReceivePackResource:
@@ -430,7 +344,7 @@ class ReceivePackResource:
         resp.set_header("Cache-Control", "no-cache")
         try:
             spool = spool_body(
-                _read_stream(req),
+                request_stream(req),
                 cfg.storage.max_push_bytes,
                 cfg.storage.spool_memory_bytes,
                 str(cfg.data_path),
@@ -513,37 +427,6 @@ class ReceivePackResource:
             ex.spool.close()
         body = report("error push too large", [(c.ref, reason) for c in parsed.commands])
         return wrap_report(parsed, body)
-
-
-def spool_body(stream: BinaryIO, limit: int, memory: int, data_dir: str) -> Any:
-    """Read the whole request into a spool (memory first, then a file in the data dir).
-
-    Past `limit` the rest is read and dropped (up to twice the limit) so the client gets the
-    answer instead of a broken pipe; only the head is kept to name the refs in the answer.
-    """
-    spool = tempfile.SpooledTemporaryFile(max_size=memory, dir=data_dir)  # noqa: SIM115
-    total = 0
-    head = bytearray()  # what was spooled in memory: enough to name the refs if the disk is full
-    try:
-        while chunk := stream.read(READ_CHUNK):
-            total += len(chunk)
-            if len(head) < memory:
-                head += chunk[: memory - len(head)]
-            if total > limit:
-                spool.write(chunk[: len(chunk) - (total - limit)])  # the head names the refs
-                while total < 2 * limit and (more := stream.read(READ_CHUNK)):
-                    total += len(more)
-                raise PushTooLarge(spool, total)  # type: ignore[arg-type]
-            spool.write(chunk)
-        spool.flush()
-    except OSError as ex:
-        if not diskfull.is_disk_full(ex):
-            raise
-        spool.close()  # an unlinked temporary file: closing it frees what it took
-        while total < limit and (more := stream.read(READ_CHUNK)):
-            total += len(more)  # read to the end, so git reads the answer, not a broken pipe
-        raise SpoolDiskFull(bytes(head), total) from None
-    return spool
 
 
 def _outcome_fields(outcome: Exchange, commands: list[Any]) -> dict[str, Any]:

@@ -15,14 +15,9 @@ assumed, because the gate always advertises it and git always takes it.
 
 from __future__ import annotations
 
-from dulwich.protocol import (
-    CAPABILITY_SIDE_BAND_64K,
-    SIDE_BAND_CHANNEL_DATA,
-    SIDE_BAND_CHANNEL_FATAL,
-    pkt_line,
-)
+from dulwich.protocol import CAPABILITY_SIDE_BAND_64K, SIDE_BAND_CHANNEL_DATA
 
-from gitgate.protocol import ProtocolError, one_line, progress, report, sideband
+from gitgate.protocol import FLUSH, ProtocolError, fatal, one_line, progress, report, sideband
 
 NEXT_STEP = (
     "the gate refused the push request before inspecting it: fix what the error says, or "
@@ -40,11 +35,7 @@ def protocol_error_body(ex: ProtocolError, request_id: str) -> bytes:
         if not side_band:
             return body
         said = progress([f"error: gitgate: {why}", f"hint: {next_step}"])
-        return said + b"".join(sideband(SIDE_BAND_CHANNEL_DATA, body)) + pkt_line(None)
-    fatal = f"gitgate: {one_line(why, 400)}; {next_step}"
-    if not side_band:
-        return pkt_line(f"ERR {fatal}\n".encode())
-    said = progress([f"error: gitgate: {why}"])
-    return (
-        said + b"".join(sideband(SIDE_BAND_CHANNEL_FATAL, (fatal + "\n").encode())) + pkt_line(None)
-    )
+        return said + b"".join(sideband(SIDE_BAND_CHANNEL_DATA, body)) + FLUSH
+    text = f"gitgate: {one_line(why, 400)}; {next_step}"
+    said = progress([f"error: gitgate: {why}"]) if side_band else b""
+    return said + fatal(side_band, text)

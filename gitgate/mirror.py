@@ -35,7 +35,7 @@ from gitgate.earlyfetch import EarlyFetches
 from gitgate.mirrorpacks import Consolidator, consolidate, pack_names, try_lock
 from gitgate.routes import BadRepo, parse_repo
 from gitgate.upstream import Upstream, UpstreamError
-from gitgate.warmstore import WarmStores
+from gitgate.warmstore import QuarantineStore, WarmStores
 
 log = logging.getLogger("gitgate.mirror")
 
@@ -289,19 +289,17 @@ class Quarantine:
             # appends to the list it just read back from the file), doubling every miss.
             # git's own runs (hooks, repack) read it; dulwich gets the warm store instead.
             (self.objects / "info" / "alternates").write_text(f"{self.mirror_objects}\n")
-            self.store = DiskObjectStore(str(self.objects))
             self.mirror_store = self._borrowed.enter_context(
                 mirrors.warm.borrow(self.mirror_objects)
             )
+            # the alternate *is* the mirror's warm store: its packs stay open between pushes
+            self.store = QuarantineStore(str(self.objects), self.mirror_store)
         except BaseException:
             self._borrowed.close()
             shutil.rmtree(self.dir, ignore_errors=True)  # a full disk leaves no half quarantine
             raise
-        # the alternate *is* the mirror's warm store: its packs stay open between pushes
-        self.store._alternates = [self.mirror_store]
 
     def close(self) -> None:
-        self.store._alternates = None  # the warm store is not this push's to close
         with contextlib.suppress(Exception):
             self.store.close()
         self._borrowed.close()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, BinaryIO
 
-from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS, pkt_line
+from dulwich.protocol import SIDE_BAND_CHANNEL_PROGRESS
 
 from gitgate import diskfull, gate, hold, messages
 from gitgate.checks.base import Check, CheckContext
@@ -33,13 +33,12 @@ from gitgate.outcomes.queue import QueueHook
 from gitgate.outcomes.table import table
 from gitgate.policy import break_glass_reason
 from gitgate.protocol import (
-    CAPABILITY_REPORT_STATUS,
+    KEEPALIVE,
     PushRequest,
+    final_report,
     one_line,
     progress,
     sideband,
-    status_line,
-    wrap_report,
 )
 from gitgate.upstream import Upstream, UpstreamError
 
@@ -132,7 +131,7 @@ class ReceivePack:
                     item = events.get(timeout=KEEPALIVE_S)
                 except queue.Empty:
                     if req.sideband:
-                        yield pkt_line(bytes([1]))  # empty band-1 packet: git's own keepalive
+                        yield KEEPALIVE
                     continue
                 if item is None:
                     break
@@ -259,15 +258,5 @@ class ReceivePack:
         return self._final(req, "ok", ex)
 
     def _final(self, req: PushRequest, unpack: str, ex: Exchange) -> bytes:
-        if not req.has(CAPABILITY_REPORT_STATUS) and not req.has(b"report-status-v2"):
-            return pkt_line(None) if req.sideband else b""
         relay_lines = ex.relay.refs if ex.relay else {}
-        body = [pkt_line(f"unpack {unpack}\n".encode())]
-        for ref, reason in ex.statuses:
-            lines = relay_lines.get(ref)
-            if reason is None and lines:
-                body.extend(pkt_line(line + b"\n") for line in lines)  # keeps v2 options
-            else:
-                body.append(status_line(ref, reason))
-        body.append(pkt_line(None))
-        return wrap_report(req, b"".join(body))
+        return final_report(req, unpack, ex.statuses, relay_lines)  # keeps upstream's v2 options

@@ -1,26 +1,18 @@
 """Branch and tag tips read from what upstream tells git, to start mirror fetches early.
 
 Two places show upstream's refs before a push needs them: the receive-pack advertisement
-(just before the push itself) and a protocol v2 `ls-refs` answer (the agent's fetch before
-it rebases and pushes). Both pass through the gate unchanged; these helpers only read along.
+(just before the push itself: `Advertisement.tips()`, gitgate.protocol.advert) and a protocol
+v2 `ls-refs` answer (the agent's fetch before it rebases and pushes, read along here). Both
+pass through the gate unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
+from gitgate.protocol import ProtocolError, is_tip, parse_ls_ref, split_pkts
 
-def add_tip(tips: list[bytes], line: bytes) -> None:
-    """The id of an advertised branch or tag (`<id> refs/heads/x`); peeled `^{}` lines and
-    anything else (`capabilities^{}` of an empty repo, pull refs) are not the mirror's."""
-    oid, _, ref = line.partition(b" ")
-    if (
-        ref.startswith((b"refs/heads/", b"refs/tags/"))
-        and not ref.endswith(b"^{}")
-        and len(oid) in (40, 64)
-        and oid.strip(b"0")
-    ):
-        tips.append(oid)
+MAX_LINE = 65536  # no pkt-line of ls-refs is that long
 
 
 def watch_ls_refs(
@@ -33,28 +25,29 @@ def watch_ls_refs(
     buf, tips, watching = b"", list[bytes](), True
     for chunk in chunks:
         yield chunk
-        if not watching:
-            continue
-        buf += chunk
-        while watching and len(buf) >= 4:
-            try:
-                size = int(buf[:4], 16)
-            except ValueError:
-                watching = False
-                break
-            if size == 0:  # the end of the ref list
-                watching = False
-                if tips:
+        if watching:
+            buf += chunk
+            watching, buf = _read_along(buf, tips, on_tips, limit)
+            watching = watching and len(buf) <= MAX_LINE
+
+
+def _read_along(
+    buf: bytes, tips: list[bytes], on_tips: Callable[[list[bytes]], None], limit: int
+) -> tuple[bool, bytes]:
+    """Consume the whole ref lines in `buf`: (still an ls-refs answer?, what is left)."""
+    used = 0
+    try:
+        for pkt in split_pkts(buf):
+            if pkt.payload is None:
+                if pkt.size == 0 and tips:  # the flush that ends the ref list
                     on_tips(tips)
-                break
-            if size < 4 or len(buf) < size:
-                watching = size >= 4  # a delimiter is not ls-refs; else wait for more
-                break
-            line, buf = buf[4:size].rstrip(b"\n"), buf[size:]
-            oid, _, rest = line.partition(b" ")
-            if len(oid) not in (40, 64) or len(tips) > limit:
-                watching = False
-                break
-            add_tip(tips, oid + b" " + rest.split(b" ")[0])
-        if len(buf) > 65536:
-            watching = False  # no pkt-line of ls-refs is that long
+                return False, b""  # a flush ends it; a delimiter is not ls-refs
+            ref = parse_ls_ref(pkt.payload)
+            if len(tips) > limit:
+                return False, b""
+            if is_tip(ref.oid, ref.name):
+                tips.append(ref.oid)
+            used = pkt.end
+    except ProtocolError:
+        return False, b""
+    return True, buf[used:]

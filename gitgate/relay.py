@@ -8,26 +8,31 @@ and the gate has the whole push spooled anyway.
 
 from __future__ import annotations
 
-import io
 import logging
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO
 
-from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import (
     CAPABILITY_PUSH_OPTIONS,
     CAPABILITY_REPORT_STATUS,
     CAPABILITY_SIDE_BAND_64K,
     SIDE_BAND_CHANNEL_DATA,
-    SIDE_BAND_CHANNEL_FATAL,
     SIDE_BAND_CHANNEL_PROGRESS,
-    Protocol,
 )
 
 from gitgate.mirror import Quarantine, git_env
-from gitgate.protocol import Command, PushRequest, encode_request_head
+from gitgate.protocol import (
+    Command,
+    ProtocolError,
+    PushRequest,
+    Report,
+    demux,
+    encode_request_head,
+    parse_advertisement,
+    parse_report,
+)
 from gitgate.upstream import Upstream, UpstreamError
 
 log = logging.getLogger("gitgate.relay")
@@ -35,15 +40,11 @@ COPY_CHUNK = 256 * 1024
 
 
 @dataclass
-class RelayResult:
-    unpack: str = "ok"
-    refs: dict[bytes, list[bytes]] = field(default_factory=dict)  # ref -> report lines
+class RelayResult(Report):
+    """Upstream's report on a relayed push, with the HTTP status it came with."""
+
     status: int | None = None
     error: str | None = None
-
-    def ok(self, ref: bytes) -> bool:
-        lines = self.refs.get(ref) or []
-        return bool(lines) and lines[0].startswith(b"ok ")
 
 
 def upstream_request(
@@ -106,45 +107,25 @@ def relay(
         resp.close()
         raise UpstreamError(f"upstream answered HTTP {resp.status} to the push", resp.status)
     report = bytearray()
-    proto = Protocol(resp._resp.read, lambda _d: None)
     try:
-        while (pkt := proto.read_pkt_line()) is not None:
-            band, payload = pkt[0], pkt[1:]
+        for band, payload in demux(resp.read_some):
             if band == SIDE_BAND_CHANNEL_DATA:
                 report += payload
             elif band == SIDE_BAND_CHANNEL_PROGRESS:
                 on_progress(payload)
-            elif band == SIDE_BAND_CHANNEL_FATAL:
+            else:
                 text = payload.decode("utf-8", "replace").strip()
                 raise UpstreamError(f"upstream failed: {text[:200]}")
-    except (HangupException, GitProtocolError) as ex:
-        raise UpstreamError(f"upstream's reply was cut short ({type(ex).__name__})") from None
+    except ProtocolError as ex:
+        raise UpstreamError(f"upstream's reply was cut short ({ex})") from None
     finally:
         resp.close()
-    _parse_report(bytes(report), result)
+    try:
+        parsed = parse_report(bytes(report))
+    except ProtocolError:
+        raise UpstreamError("upstream sent a malformed report") from None
+    result.unpack, result.refs = parsed.unpack, parsed.refs
     return result
-
-
-def _parse_report(data: bytes, result: RelayResult) -> None:
-    """Parse report-status(-v2) lines: `unpack`, `ok`/`ng` per ref, `option` after an ok."""
-    stream = io.BytesIO(data)
-    proto = Protocol(stream.read, lambda _d: None)
-    current: bytes | None = None
-    while stream.tell() < len(data):
-        try:
-            pkt = proto.read_pkt_line()
-        except (HangupException, GitProtocolError):
-            raise UpstreamError("upstream sent a malformed report") from None
-        if pkt is None:
-            continue
-        line = pkt.rstrip(b"\n")
-        if line.startswith(b"unpack "):
-            result.unpack = line[7:].decode("utf-8", "replace")
-        elif line.startswith((b"ok ", b"ng ")):
-            current = line[3:].split(b" ", 1)[0]
-            result.refs[current] = [line]
-        elif line.startswith(b"option ") and current is not None:
-            result.refs[current].append(line)
 
 
 def repack(quarantine: Quarantine, mirror_dir: str, commands: Sequence[Command]) -> BinaryIO:
@@ -200,20 +181,10 @@ def advertisement(upstream: Upstream, repo: str) -> tuple[dict[bytes, bytes], se
     if resp.status != 200:
         resp.close()
         raise UpstreamError(f"upstream answered HTTP {resp.status} for {repo}", resp.status)
-    proto = Protocol(resp._resp.read, lambda _d: None)
-    refs: dict[bytes, bytes] = {}
-    caps: set[bytes] = set()
     try:
-        proto.read_pkt_line()  # "# service=git-receive-pack"
-        proto.read_pkt_line()  # flush
-        while (line := proto.read_pkt_line()) is not None:
-            oid, _, rest = line.rstrip(b"\n").partition(b" ")
-            name, _, cap_text = rest.partition(b"\0")
-            caps.update(cap_text.split())
-            if name != b"capabilities^{}":
-                refs[name] = oid
-    except (HangupException, GitProtocolError):
+        adv = parse_advertisement(resp.read_some)
+    except ProtocolError:
         raise UpstreamError("upstream sent a malformed ref advertisement") from None
     finally:
         resp.close()
-    return refs, caps
+    return adv.refs, set(adv.capabilities)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from gitgate.protocol import one_line, progress
+from gitgate.protocol import one_line, progress, section_at
 
 log = logging.getLogger("gitgate.story")
 
@@ -117,7 +117,7 @@ def on_fetch(body: Iterator[bytes], caller: Any, protocol_v2: bool) -> Iterator[
             yield chunk
             continue
         head += chunk
-        at = _packfile_at(head)
+        at = section_at(head, b"packfile")
         if at is None and len(head) < MAX_HEAD:
             continue
         passing = True
@@ -129,21 +129,6 @@ def on_fetch(body: Iterator[bytes], caller: Any, protocol_v2: bool) -> Iterator[
             yield head
     if not passing and head:
         yield head
-
-
-def _packfile_at(data: bytes) -> int | None:
-    """Where the `packfile` section header starts, walking pkt-lines; None if not (yet) seen."""
-    pos = 0
-    while pos + 4 <= len(data):
-        size_hex = data[pos : pos + 4]
-        try:
-            size = int(size_hex, 16)
-        except ValueError:
-            return None
-        if data[pos : pos + len(PACKFILE)] == PACKFILE:
-            return pos
-        pos += 4 if size < 4 else size
-    return None
 
 
 def mark_told(ids: list[int]) -> None:

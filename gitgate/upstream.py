@@ -72,6 +72,14 @@ class UpstreamResponse:
         finally:
             self.close()
 
+    def read_some(self, n: int) -> bytes:
+        """Up to `n` bytes of the body (fewer only at its end); the response stays open.
+
+        For a parser that reads the head of a body (a ref advertisement, a pkt-line answer,
+        a bounded JSON document) and then passes the rest on or closes it.
+        """
+        return self._resp.read(n)
+
     def close(self) -> None:
         if self._closed:  # idempotent: a connection must never enter the pool twice
             return

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dulwich.object_store import DiskObjectStore
+from dulwich.object_store import BaseObjectStore, DiskObjectStore
 from dulwich.pack import Pack
 
 
@@ -48,6 +48,23 @@ class SharedStore(DiskObjectStore):
     def refresh(self) -> None:
         """Pick up new packs and drop removed ones now."""
         self._update_pack_cache()
+
+
+class QuarantineStore(DiskObjectStore):
+    """A quarantine's own objects, with one alternate given as an open store.
+
+    dulwich opens alternates itself from their paths (and closes them with the store); the
+    mirror's warm store must be shared instead, and outlive this push. `alternates` is the
+    public property dulwich's lookups go through, so no private attribute is set.
+    """
+
+    def __init__(self, path: str, alternate: BaseObjectStore) -> None:
+        super().__init__(path)
+        self._shared = [alternate]
+
+    @property
+    def alternates(self) -> list[BaseObjectStore]:
+        return self._shared
 
 
 @dataclass

@@ -92,7 +92,7 @@ class Exchange:
         ctype = up.headers.get("content-type", "")
         call.fields.update(decision=decision, upstream_status=up.status)
         if "json" in ctype and "content-encoding" not in up.headers:
-            data = up._resp.read(self.max_json + 1)
+            data = up.read_some(self.max_json + 1)
             up.close()
             if len(data) > self.max_json:
                 raise ApiError(

@@ -1,66 +1,34 @@
-"""The receive-pack wire format: parse a spooled push request, build replies.
+"""A push request: shallow lines, commands, capabilities, push options (parse and encode).
 
-Wire values stay bytes and dulwich's constants are used rather than redefined. Parsing is strict
-because every byte here comes from an agent the gate does not trust: lengths must be four hex
-digits (dulwich's own parser enforces that), ids forty hex digits, ref names must pass
-`git check-ref-format`, and the command list must end with a flush before the pack.
+Parsing is strict because every byte here comes from an agent the gate does not trust: ids
+forty hex digits, ref names must pass `git check-ref-format`, and the command list must end
+with a flush before the pack (pkt-line framing: gitgate.protocol.pkt).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from dulwich.errors import GitProtocolError, HangupException
 from dulwich.protocol import (
     CAPABILITY_ATOMIC,
     CAPABILITY_PUSH_OPTIONS,
-    CAPABILITY_REPORT_STATUS,
     CAPABILITY_SIDE_BAND_64K,
-    SIDE_BAND_CHANNEL_DATA,
-    SIDE_BAND_CHANNEL_PROGRESS,
     ZERO_SHA,
-    Protocol,
     extract_capabilities,
     pkt_line,
 )
 from dulwich.refs import Ref, check_ref_format
 
+from gitgate.protocol.pkt import FLUSH, ProtocolError, read_section, reader
+
 CAPABILITY_REPORT_STATUS_V2 = b"report-status-v2"
 
-# What the gate lets through from upstream's advertisement. Everything here is implemented end
-# to end: the gate parses it (push options, atomic), reproduces it in-band (report-status(-v2),
-# side-band-64k, quiet) or just passes the pack on (ofs-delta, delete-refs). Anything else that
-# upstream offers (e.g. push-cert, which the gate could not verify) is dropped deliberately.
-ALLOWED_PUSH_CAPABILITIES = (
-    CAPABILITY_REPORT_STATUS,
-    CAPABILITY_REPORT_STATUS_V2,
-    b"delete-refs",
-    CAPABILITY_SIDE_BAND_64K,
-    b"quiet",
-    CAPABILITY_ATOMIC,
-    b"ofs-delta",
-    CAPABILITY_PUSH_OPTIONS,
-)
 _OID = re.compile(rb"^[0-9a-f]{40}$")
-MAX_SIDEBAND_PAYLOAD = 65515  # 65520 - 4 (length) - 1 (band byte)
 MAX_COMMANDS = 10_000
 MAX_PUSH_OPTIONS = 100
-
-
-class ProtocolError(Exception):
-    """The request is not a well-formed push; the message is safe to show the client.
-
-    Carries what was read before the error (capabilities, commands) so the answer can still
-    travel in-band, on the channels the client asked for (see gitgate.refusal).
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.capabilities: list[bytes] | None = None
-        self.commands: list[Command] = []
 
 
 @dataclass(frozen=True)
@@ -107,29 +75,6 @@ class PushRequest:
         return any(not c.is_delete for c in self.commands)
 
 
-def _reader(stream: BinaryIO) -> Protocol:
-    def read(n: int) -> bytes:
-        data = stream.read(n)
-        if len(data) != n:
-            raise ProtocolError("the request ended in the middle of a pkt-line (truncated upload)")
-        return data
-
-    return Protocol(read, lambda _data: None)
-
-
-def _read_section(proto: Protocol, what: str) -> Iterator[bytes]:
-    while True:
-        try:
-            line = proto.read_pkt_line()
-        except HangupException:
-            raise ProtocolError(f"the request ended before the {what} were complete") from None
-        except GitProtocolError as ex:
-            raise ProtocolError(f"malformed pkt-line in the {what}: {ex}") from None
-        if line is None:
-            return
-        yield line.rstrip(b"\n")
-
-
 def parse_command(line: bytes) -> Command:
     parts = line.split(b" ")
     if len(parts) != 3 or not _OID.match(parts[0]) or not _OID.match(parts[1]):
@@ -158,10 +103,10 @@ def parse_push_request(stream: BinaryIO, *, check_pack: bool = True) -> PushRequ
 
 
 def _parse(stream: BinaryIO, check_pack: bool, head: PushRequest) -> PushRequest:
-    proto = _reader(stream)
+    proto = reader(stream.read)
     commands, shallow = head.commands, head.shallow
     refs: set[bytes] = set()
-    for line in _read_section(proto, "ref updates"):
+    for line in read_section(proto, "ref updates"):
         if not commands and line.startswith(b"shallow "):
             # A push from a shallow clone (`git clone --depth 1`) names its boundary commits
             # first (send-pack.c, advertise_shallow_grafts): kept and relayed, so upstream's
@@ -188,7 +133,7 @@ def _parse(stream: BinaryIO, check_pack: bool, head: PushRequest) -> PushRequest
         commands.append(command)
     options = head.push_options
     if commands and CAPABILITY_PUSH_OPTIONS in head.capabilities:
-        for line in _read_section(proto, "push options"):
+        for line in read_section(proto, "push options"):
             if len(options) >= MAX_PUSH_OPTIONS:
                 raise ProtocolError(
                     f"too many push options (limit {MAX_PUSH_OPTIONS}): send fewer -o options"
@@ -211,64 +156,8 @@ def encode_request_head(req: PushRequest, commands: Iterable[Command]) -> bytes:
         if i == 0:
             line += b"\0" + b" ".join(req.capabilities)
         out.append(pkt_line(line + b"\n"))
-    out.append(pkt_line(None))
+    out.append(FLUSH)
     if req.has(CAPABILITY_PUSH_OPTIONS):
         out.extend(pkt_line(opt + b"\n") for opt in req.push_options)
-        out.append(pkt_line(None))
+        out.append(FLUSH)
     return b"".join(out)
-
-
-def filter_advertisement_caps(caps: list[bytes]) -> list[bytes]:
-    """Keep the capabilities the gate implements, plus `object-format` and `agent` values.
-
-    `push-options` is always offered: the gate reads its own (`gitgate.reason=...` for
-    break-glass) whatever upstream supports, and forwards the rest only when upstream does.
-    """
-    kept = [c for c in caps if c in ALLOWED_PUSH_CAPABILITIES]
-    if CAPABILITY_PUSH_OPTIONS not in kept:
-        kept.append(CAPABILITY_PUSH_OPTIONS)
-    kept += [c for c in caps if c.startswith(b"object-format=")]
-    kept.append(b"agent=gitgate")
-    return kept
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """A report-status reason: one line, no NUL/CR/LF, bounded."""
-    text = re.sub(r"[\x00-\x1f]+", " ", text).strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def sideband(band: int, data: bytes) -> Iterator[bytes]:
-    """Split `data` into side-band-64k packets on `band`."""
-    for i in range(0, len(data), MAX_SIDEBAND_PAYLOAD):
-        yield pkt_line(bytes([band]) + data[i : i + MAX_SIDEBAND_PAYLOAD])
-
-
-def progress(lines: Iterable[str]) -> bytes:
-    """Band-2 text the client prints as `remote: ...`, one packet per line."""
-    return b"".join(
-        b"".join(sideband(SIDE_BAND_CHANNEL_PROGRESS, (line + "\n").encode("utf-8", "replace")))
-        for line in lines
-    )
-
-
-def status_line(ref: bytes, reason: str | None) -> bytes:
-    """`ok <ref>` or `ng <ref> <reason>` as one pkt-line."""
-    if reason is None:
-        return pkt_line(b"ok " + ref + b"\n")
-    return pkt_line(b"ng " + ref + b" " + one_line(reason).encode("utf-8", "replace") + b"\n")
-
-
-def report(unpack: str, statuses: Iterable[tuple[bytes, str | None]]) -> bytes:
-    """report-status body: `unpack ok`, then a status line per ref, then flush."""
-    out = [pkt_line(f"unpack {unpack}\n".encode())]
-    out.extend(status_line(ref, reason) for ref, reason in statuses)
-    out.append(pkt_line(None))
-    return b"".join(out)
-
-
-def wrap_report(req: PushRequest, body: bytes) -> bytes:
-    """Put a report on band 1 when side-band-64k is on, then end the response with a flush."""
-    if not req.sideband:
-        return body
-    return b"".join(sideband(SIDE_BAND_CHANNEL_DATA, body)) + pkt_line(None)
