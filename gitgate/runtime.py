@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitgate.audit import RequestEvent, queued_push, row
 from gitgate.checks import DEFAULT_CHECKS, Check
 from gitgate.config import Config
 from gitgate.mirror import Mirrors
@@ -21,7 +22,7 @@ from gitgate.upstream import Upstream
 
 log = logging.getLogger("gitgate.runtime")
 
-Recorder = Callable[[dict[str, Any]], Any]
+Recorder = Callable[[RequestEvent], "int | None"]
 
 
 @dataclass
@@ -46,9 +47,10 @@ class Runtime:
         caller.issuer = ident.issuer
         return caller
 
-    def record(self, event: dict[str, Any]) -> int | None:
-        """Write a session record (or complete the one named by ``event["record_id"]``);
-        never fails the request (the error is logged). Returns the record's id if known."""
+    def record(self, event: RequestEvent) -> int | None:
+        """Count `event` in the metrics and write its session record (or complete the one
+        named by its `record_id`); never fails the request (the error is logged). Returns the
+        record's id if known. Called by gitgate.recording.Audit, the one writer."""
         try:
             from gitgate.metrics import observe_session
 
@@ -127,7 +129,7 @@ def open_state(config: Config, database: Any = None) -> Any:
     return database
 
 
-def session_recorder(event: dict[str, Any]) -> int:
+def session_recorder(event: RequestEvent) -> int:
     """Write one request's session record (gitgate.store.sessions), and its log line; an
     event with a ``record_id`` completes the record written when that request started."""
     from datetime import timedelta
@@ -136,40 +138,15 @@ def session_recorder(event: dict[str, Any]) -> int:
     from gitgate.logs import request_line
     from gitgate.store import sessions
 
-    if event.get("decision") != "started":  # one log line per request: when it ends
+    if event.decision != "started":  # one log line per request: when it ends
         request_line(event)
-    fields = {k: v for k, v in event.items() if k in _RECORD_FIELDS}
-    fields["started_at"] = utcnow() - timedelta(milliseconds=event.get("duration_ms") or 0)
-    queue_ids = set((event.get("queue_ids") or {}).values())
-    if queue_ids:
-        fields["queued_push"] = min(queue_ids)
-    if event.get("record_id"):
-        return sessions.complete(int(event["record_id"]), **fields)
+    fields = row(event)
+    fields["started_at"] = utcnow() - timedelta(milliseconds=event.duration_ms or 0)
+    if (queued := queued_push(event)) is not None:
+        fields["queued_push"] = queued
+    if event.record_id:
+        return sessions.complete(event.record_id, **fields)
     return sessions.record(**fields)
-
-
-_RECORD_FIELDS = frozenset(
-    {
-        "duration_ms",
-        "subject",
-        "groups",
-        "issuer",
-        "source_addr",
-        "repo",
-        "service",
-        "ref_updates",
-        "decision",
-        "verdicts",
-        "findings",
-        "bytes_in",
-        "bytes_out",
-        "upstream_status",
-        "error",
-        "request_id",
-        "statuses",
-        "events",
-    }
-)
 
 
 def build_runtime(

@@ -160,7 +160,7 @@ class Writes:
         if rule is not None and SEVERITY[floor] > SEVERITY[d.effective] and not rule.dry_run:
             d.action = d.effective = floor
             d.reasons.append(f"api.merge = queue: every merge into {ref} needs a reviewer")
-        call.fields.update(
+        call.audit.note(
             ref_updates=[{"ref": ref, "old": cmd.old.decode(), "new": cmd.new.decode()}],
             verdicts=[
                 {"check": v.check, "ref": v.ref, "passed": v.passed, "reason": v.reason}
@@ -238,7 +238,7 @@ class Writes:
                 self.refuse(call, d)
                 return
         queue_id = entry.id
-        call.fields.update(decision="queue", queue_ids={d.ref: queue_id})
+        call.audit.note(decision="queue", queue_ids={d.ref: queue_id})
         held = (
             f"already held for human approval as #{queue_id}: nothing new was queued"
             if entry.duplicate

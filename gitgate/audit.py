@@ -1,0 +1,247 @@
+"""Audit as typed events: one `RequestEvent` per request, rendered in one place each.
+
+Every request the gate answers (clone, fetch, push, API call, LFS refusal) ends in one
+RequestEvent. Resources do not build records themselves: they note what they learn on the
+request's `gitgate.recording.Audit`, which writes the event once (see there). This module is
+the schema and its renderings, so a session row, the `gitgate.request` log line and the
+metrics cannot drift apart:
+
+- :func:`row` - the SessionRecord columns (gitgate.store.sessions)
+- :func:`log_fields` - the structured fields of the one log line per request
+- :func:`push_fields` - the push part of an event, from a push's outcome (gitgate.receive)
+
+APPSEC: ref names that carry a secret are replaced by markers in the push part before it
+reaches any rendering (gitgate.checks.withheld), and nothing here holds a body or a token.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, TypedDict
+
+from gitgate.checks import withheld
+
+if TYPE_CHECKING:
+    from gitgate.receive import PushOutcome
+
+#: One JSON object of a record (a ref update, a verdict, a finding, a status, an event).
+JsonObject = Mapping[str, object]
+
+
+class Identified(Protocol):
+    """What an event needs of gitgate.receive.Caller (the identity, filled by auth)."""
+
+    repo: str
+    subject: str
+    groups: tuple[str, ...]
+    issuer: str
+    source_addr: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class Who:
+    """Who made the request, as authentication established it."""
+
+    subject: str = "anonymous"
+    groups: tuple[str, ...] = ()
+    issuer: str = ""
+    source_addr: str = ""
+
+    @classmethod
+    def of(cls, caller: Identified) -> Who:
+        return cls(caller.subject, tuple(caller.groups), caller.issuer, caller.source_addr)
+
+
+class EventFields(TypedDict, total=False):
+    """What a request learns as it goes: RequestEvent's fields past who, where and what."""
+
+    decision: str
+    error: str | None
+    upstream_status: int | None
+    bytes_in: int | None
+    bytes_out: int | None
+    duration_ms: int | None
+    ref_updates: Sequence[JsonObject]
+    verdicts: Sequence[JsonObject]
+    findings: Sequence[JsonObject]
+    statuses: Sequence[JsonObject]
+    queue_ids: Mapping[str, int]
+    events: Sequence[JsonObject]
+    record_id: int | None
+
+
+@dataclass(frozen=True)
+class RequestEvent:
+    """One request's audit event. None means "not known": it is left out of the log line and
+    left to the column's default in the row, so a refusal reads as it always did.
+
+    `decision` is one of allow, reject, queue, mask, break-glass, dry-run (a push's outcome),
+    probe, started (a push being inspected), unauthenticated, forbidden, error.
+    `record_id` names the row written when the request started (a push), which this event
+    completes."""
+
+    who: Who
+    repo: str | None
+    service: str  # info-refs, upload-pack, receive-pack, rest, lfs
+    request_id: str
+    decision: str = ""
+    error: str | None = None
+    upstream_status: int | None = None
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+    duration_ms: int | None = None
+    ref_updates: Sequence[JsonObject] = ()
+    verdicts: Sequence[JsonObject] = ()
+    findings: Sequence[JsonObject] = ()
+    statuses: Sequence[JsonObject] = ()
+    queue_ids: Mapping[str, int] = field(default_factory=dict)
+    events: Sequence[JsonObject] = ()
+    record_id: int | None = None
+
+    def but(self, fields: EventFields) -> RequestEvent:
+        """This event with `fields` learnt (a new event: events are values)."""
+        return dataclasses.replace(self, **fields)
+
+
+def row(event: RequestEvent) -> dict[str, object]:
+    """The SessionRecord columns of `event` (without started_at, which the store's writer
+    sets, nor queued_push, see :func:`queued_push`). Unknown values are left out."""
+    out: dict[str, object] = {
+        "subject": event.who.subject,
+        "groups": list(event.who.groups),
+        "issuer": event.who.issuer,
+        "source_addr": event.who.source_addr,
+        "repo": event.repo,
+        "service": event.service,
+        "request_id": event.request_id,
+        "decision": event.decision,
+        "error": event.error,
+        "upstream_status": event.upstream_status,
+        "bytes_in": event.bytes_in,
+        "bytes_out": event.bytes_out,
+        "duration_ms": event.duration_ms,
+        "ref_updates": [dict(x) for x in event.ref_updates],
+        "verdicts": [dict(x) for x in event.verdicts],
+        "findings": [dict(x) for x in event.findings],
+        "statuses": [dict(x) for x in event.statuses],
+        "events": [dict(x) for x in event.events],
+    }
+    return {key: value for key, value in out.items() if value is not None}
+
+
+def queued_push(event: RequestEvent) -> int | None:
+    """The queued push a record links to: the first id the request queued under."""
+    return min(event.queue_ids.values()) if event.queue_ids else None
+
+
+_LOG_KEYS = (
+    "request_id",
+    "subject",
+    "repo",
+    "service",
+    "decision",
+    "duration_ms",
+    "upstream_status",
+    "bytes_in",
+    "bytes_out",
+    "source_addr",
+    "error",
+)
+
+
+def log_fields(event: RequestEvent) -> dict[str, object]:
+    """The fields of the `gitgate.request` log line, in this order, empty ones left out;
+    `duration_ms` is always there (0, last, when the request was refused before timing)."""
+    values: dict[str, object] = {
+        "request_id": event.request_id,
+        "subject": event.who.subject,
+        "repo": event.repo,
+        "service": event.service,
+        "decision": event.decision,
+        "duration_ms": event.duration_ms,
+        "upstream_status": event.upstream_status,
+        "bytes_in": event.bytes_in,
+        "bytes_out": event.bytes_out,
+        "source_addr": event.who.source_addr,
+        "error": event.error,
+    }
+    out = {k: values[k] for k in _LOG_KEYS if values[k] not in (None, "")}
+    out.setdefault("duration_ms", 0)
+    return out
+
+
+def log_message(event: RequestEvent) -> str:
+    """The human part of the log line: service, repo, decision."""
+    return f"{event.service} {event.repo} {event.decision}"
+
+
+class _Command(Protocol):
+    """One ref update of a push (gitgate.protocol's Command)."""
+
+    @property
+    def ref(self) -> bytes: ...
+    @property
+    def old(self) -> bytes: ...
+    @property
+    def new(self) -> bytes: ...
+
+
+def ref_updates(commands: Iterable[_Command]) -> list[JsonObject]:
+    """The `ref_updates` of a push's commands (before inspection: the "started" row)."""
+    return [
+        {"ref": c.ref.decode("utf-8", "replace"), "old": c.old.decode(), "new": c.new.decode()}
+        for c in commands
+    ]
+
+
+def push_fields(outcome: PushOutcome, commands: Iterable[_Command]) -> EventFields:
+    """What a push's outcome adds to its event: the decision over all refs, and what each
+    check said, with ref names that carry a secret withheld (APPSEC)."""
+    decisions = outcome.decisions
+    fields: EventFields = {
+        "decision": push_decision(outcome),
+        "ref_updates": ref_updates(commands),
+        "verdicts": [
+            {
+                **v.to_dict(),
+                "rule": d.rule.name if d.rule else None,
+                "action": d.effective,
+                "policy_action": d.action,  # before dry-run / break-glass
+            }
+            for d in decisions
+            for v in d.verdicts
+        ],
+        "findings": [f.record() for d in decisions for v in d.verdicts for f in v.findings],
+        "upstream_status": outcome.relay.status if outcome.relay else None,
+        "error": outcome.error,
+        "statuses": [
+            {"ref": ref.decode("utf-8", "replace"), "status": "ok" if r is None else r}
+            for ref, r in outcome.statuses
+        ],
+        "queue_ids": outcome.queue_ids,
+        "events": outcome.events,
+    }
+    scrubbed: EventFields = withheld.scrub(fields, withheld.markers(decisions))
+    return scrubbed
+
+
+def push_decision(outcome: PushOutcome) -> str:
+    """One word for a push over all its refs: the most severe outcome wins."""
+    decisions = outcome.decisions
+    effective = {d.effective for d in decisions}
+    if outcome.error and not decisions:
+        return "error"
+    if "reject" in effective:
+        return "reject"
+    if "queue" in effective:
+        return "queue"
+    if "mask" in effective:
+        return "mask"
+    if any(d.break_glass for d in decisions):
+        return "break-glass"  # relayed over a reject/queue outcome: stands out in audits
+    if any(d.dry_run and d.action != "allow" for d in decisions):
+        return "dry-run"
+    return "allow"
