@@ -17,7 +17,7 @@ reaches any rendering (gitgate.checks.withheld), and nothing here holds a body o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
@@ -104,6 +104,10 @@ class RequestEvent:
     def but(self, fields: EventFields) -> RequestEvent:
         """This event with `fields` learnt (a new event: events are values)."""
         return dataclasses.replace(self, **fields)
+
+
+#: Writes an event (its session record, its log line); returns the record's id when known.
+Recorder = Callable[[RequestEvent], "int | None"]
 
 
 def row(event: RequestEvent) -> dict[str, object]:

@@ -15,14 +15,12 @@ a route without audit), writes nothing: the records stay one per decided request
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import SupportsInt, Unpack
 
 import falcon
 
-from gitgate.audit import EventFields, Identified, RequestEvent, Who
-
-Recorder = Callable[[RequestEvent], "int | None"]
+from gitgate.audit import EventFields, Identified, Recorder, RequestEvent, Who
 
 
 class Audit:

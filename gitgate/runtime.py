@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitgate.audit import RequestEvent, queued_push, row
+from gitgate.audit import Recorder, RequestEvent, queued_push, row
 from gitgate.checks import DEFAULT_CHECKS, Check
 from gitgate.config import Config
 from gitgate.mirror import Mirrors
@@ -21,8 +21,6 @@ from gitgate.receive import Caller, ReceivePack
 from gitgate.upstream import Upstream
 
 log = logging.getLogger("gitgate.runtime")
-
-Recorder = Callable[[RequestEvent], "int | None"]
 
 
 @dataclass
