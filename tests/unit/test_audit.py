@@ -12,6 +12,7 @@ import pytest
 
 from gitgate.app import RequestContext, _text_error
 from gitgate.audit import RequestEvent, Who, log_fields, push_fields, queued_push, row
+from gitgate.audit.webhooks import BreakGlassEvent, QueueEvent, webhook_payload
 from gitgate.auth import AuthError, AuthUnavailable
 from gitgate.checks.base import Finding, Verdict
 from gitgate.config import Rule
@@ -23,6 +24,7 @@ from gitgate.receive import Caller, PushOutcome
 from gitgate.recording import Audit, AuditMiddleware
 from gitgate.relay import RelayResult
 from gitgate.upstream import UpstreamError
+from gitgate.web.links import page_url
 
 OLD, NEW = b"1" * 40, b"2" * 40
 
@@ -259,4 +261,35 @@ def test_the_queue_api_channel_answers_auth_errors_in_json() -> None:
     )
     assert result.json == {
         "message": "gitgate: database unreachable. Send your gitgate token as a Bearer token"
+    }
+
+
+def test_webhook_payload_of_a_queue_event_names_the_push_and_only_what_the_event_adds() -> None:
+    summary = {"ref_updates": [{"ref": "refs/heads/main"}], "reasons": ["rule prod: a", "b"]}
+    queued = QueueEvent.about("queued", 3, "acme/app", "agent-7", summary, "prod")
+    assert webhook_payload(queued.but({"supersedes": (1, 2)})) == {
+        "id": 3,
+        "repo": "acme/app",
+        "pusher": "agent-7",
+        "rule": "prod",
+        "refs": ["refs/heads/main"],
+        "reason": "rule prod: a; b",
+        "review": page_url(3) or "gitgate review show 3",  # a page when reviews are on
+        "supersedes": [1, 2],
+    }
+    approved = queued.but({"reviewer": "alice", "approvals": 1, "required": 2})
+    assert approved.event == "queued" and webhook_payload(approved)["approvals"] == 1
+    assert "detail" not in webhook_payload(approved)
+
+
+def test_webhook_payload_of_break_glass() -> None:
+    ev = BreakGlassEvent("acme/app", "agent-7", "hotfix", ["refs/heads/main"], ["protected"], "r1")
+    assert ev.event == "break_glass"
+    assert webhook_payload(ev) == {
+        "repo": "acme/app",
+        "pusher": "agent-7",
+        "reason": "hotfix",
+        "refs": ["refs/heads/main"],
+        "overridden": ["protected"],
+        "request_id": "r1",
     }

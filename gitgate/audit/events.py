@@ -1,30 +1,16 @@
-"""Audit as typed events: one `RequestEvent` per request, rendered in one place each.
-
-Every request the gate answers (clone, fetch, push, API call, LFS refusal) ends in one
-RequestEvent. Resources do not build records themselves: they note what they learn on the
-request's `gitgate.recording.Audit`, which writes the event once (see there). This module is
-the schema and its renderings, so a session row, the `gitgate.request` log line and the
-metrics cannot drift apart:
+"""The request event: one `RequestEvent` per request, and its renderings.
 
 - :func:`row` - the SessionRecord columns (gitgate.store.sessions)
-- :func:`log_fields` - the structured fields of the one log line per request
-- :func:`push_fields` - the push part of an event, from a push's outcome (gitgate.receive)
-
-APPSEC: ref names that carry a secret are replaced by markers in the push part before it
-reaches any rendering (gitgate.checks.withheld), and nothing here holds a body or a token.
+- :func:`log_fields` / :func:`log_message` - the one `gitgate.request` log line per request
+- gitgate.metrics.observe_session reads the event itself (pushes by decision and rule)
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypedDict
-
-from gitgate.checks import withheld
-
-if TYPE_CHECKING:
-    from gitgate.receive import PushOutcome
+from typing import Protocol, TypedDict
 
 #: One JSON object of a record (a ref update, a verdict, a finding, a status, an event).
 JsonObject = Mapping[str, object]
@@ -180,72 +166,3 @@ def log_fields(event: RequestEvent) -> dict[str, object]:
 def log_message(event: RequestEvent) -> str:
     """The human part of the log line: service, repo, decision."""
     return f"{event.service} {event.repo} {event.decision}"
-
-
-class _Command(Protocol):
-    """One ref update of a push (gitgate.protocol's Command)."""
-
-    @property
-    def ref(self) -> bytes: ...
-    @property
-    def old(self) -> bytes: ...
-    @property
-    def new(self) -> bytes: ...
-
-
-def ref_updates(commands: Iterable[_Command]) -> list[JsonObject]:
-    """The `ref_updates` of a push's commands (before inspection: the "started" row)."""
-    return [
-        {"ref": c.ref.decode("utf-8", "replace"), "old": c.old.decode(), "new": c.new.decode()}
-        for c in commands
-    ]
-
-
-def push_fields(outcome: PushOutcome, commands: Iterable[_Command]) -> EventFields:
-    """What a push's outcome adds to its event: the decision over all refs, and what each
-    check said, with ref names that carry a secret withheld (APPSEC)."""
-    decisions = outcome.decisions
-    fields: EventFields = {
-        "decision": push_decision(outcome),
-        "ref_updates": ref_updates(commands),
-        "verdicts": [
-            {
-                **v.to_dict(),
-                "rule": d.rule.name if d.rule else None,
-                "action": d.effective,
-                "policy_action": d.action,  # before dry-run / break-glass
-            }
-            for d in decisions
-            for v in d.verdicts
-        ],
-        "findings": [f.record() for d in decisions for v in d.verdicts for f in v.findings],
-        "upstream_status": outcome.relay.status if outcome.relay else None,
-        "error": outcome.error,
-        "statuses": [
-            {"ref": ref.decode("utf-8", "replace"), "status": "ok" if r is None else r}
-            for ref, r in outcome.statuses
-        ],
-        "queue_ids": outcome.queue_ids,
-        "events": outcome.events,
-    }
-    scrubbed: EventFields = withheld.scrub(fields, withheld.markers(decisions))
-    return scrubbed
-
-
-def push_decision(outcome: PushOutcome) -> str:
-    """One word for a push over all its refs: the most severe outcome wins."""
-    decisions = outcome.decisions
-    effective = {d.effective for d in decisions}
-    if outcome.error and not decisions:
-        return "error"
-    if "reject" in effective:
-        return "reject"
-    if "queue" in effective:
-        return "queue"
-    if "mask" in effective:
-        return "mask"
-    if any(d.break_glass for d in decisions):
-        return "break-glass"  # relayed over a reject/queue outcome: stands out in audits
-    if any(d.dry_run and d.action != "allow" for d in decisions):
-        return "dry-run"
-    return "allow"
