@@ -22,8 +22,10 @@ import peewee
 
 from gitgate import __version__, shutdown
 from gitgate.config import Config
+from gitgate.errors import add_handlers
 from gitgate.gitroutes import GitService, InfoRefs, ReceivePackResource, UploadPack
 from gitgate.lfs import LfsRefusal
+from gitgate.recording import AuditMiddleware
 from gitgate.runtime import Runtime, build_runtime
 from gitgate.services import Services
 
@@ -123,11 +125,18 @@ def create_app(config: Config, services: Services | None = None) -> GateApp:
     from gitgate.web.base import SecurityHeaders, database_down
 
     app = GateApp(
-        middleware=[RequestContext(), MetricsMiddleware(), SecurityHeaders()], cors_enable=False
+        middleware=[
+            RequestContext(),
+            AuditMiddleware(runtime.record),  # one audit event per request (gitgate.recording)
+            MetricsMiddleware(),
+            SecurityHeaders(),
+        ],
+        cors_enable=False,
     )
     app.req_options.strip_url_path_trailing_slash = True
     app.add_error_handler(falcon.HTTPError, _text_error)
     app.add_error_handler(peewee.DatabaseError, database_down)
+    add_handlers(app, _text_error)  # the gate's domain errors (gitgate.errors)
     service = GitService(runtime)
     info = InfoRefs(service)
     upload = UploadPack(service)

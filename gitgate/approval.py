@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 from gitgate import notify
+from gitgate.audit.webhooks import QueueEvent, QueueExtras
 from gitgate.config import Rule
 from gitgate.protocol import parse_push_request
 from gitgate.relay import advertised_refs, relay
 from gitgate.upstream import Upstream, UpstreamError
-from gitgate.web.links import page_url
 
 log = logging.getLogger("gitgate.approval")
 ZERO = b"0" * 40
@@ -38,21 +38,6 @@ def combined_review(rules: Sequence[Rule]) -> tuple[list[str], int, int]:
     if not groups:
         raise QueueRefused("the queued refs need different reviewers: push them separately")
     return sorted(groups), max(r.approvals for r in rules), min(r.queue_expiry for r in rules)
-
-
-def event_payload(
-    push_id: int, repo: str, pusher: str, summary: dict[str, Any], rule: str, **extra: Any
-) -> dict[str, Any]:
-    return {
-        "id": push_id,
-        "repo": repo,
-        "pusher": pusher,
-        "rule": rule,
-        "refs": [r["ref"] for r in summary.get("ref_updates", [])],
-        "reason": "; ".join(summary.get("reasons", []))[:500],
-        "review": page_url(push_id) or f"gitgate review show {push_id}",
-        **extra,
-    }
 
 
 def record_review(
@@ -73,18 +58,22 @@ def record_review(
     from gitgate.store import queue
 
     outcome: Any
-    extra: dict[str, Any]
+    extra: QueueExtras
     with write_transaction():
         if verdict == "approve":
             outcome = queue.approve(push_id, reviewer, list(groups), text, can_relay=can_relay)
-            extra = {"approvals": outcome.approvals, "required": outcome.required}
+            extra = {
+                "reviewer": reviewer,
+                "approvals": outcome.approvals,
+                "required": outcome.required,
+            }
         else:
             outcome = queue.reject(push_id, reviewer, list(groups), text)
-            extra = {"detail": text}
+            extra = {"reviewer": reviewer, "detail": text}
         info = queue.get(push_id)
         if outcome.recorded and info:
             event = "approved" if verdict == "approve" else "rejected"
-            announce(event, info, reviewer=reviewer, **extra)
+            announce(event, info, **extra)
     return outcome
 
 
@@ -100,14 +89,12 @@ def announce_hold(push_id: int, caller: Any, wait_s: float) -> None:
     notify.wake()
 
 
-def announce(event: str, info: Any, **extra: Any) -> None:
+def announce(event: str, info: Any, **extra: Unpack[QueueExtras]) -> None:
     """Queue a webhook event about a queued push (a gitgate.store PushInfo)."""
-    notify.emit(
-        event,
-        event_payload(
-            info.id, info.repo, info.pusher_subject, info.summary, info.rule_name, **extra
-        ),
+    about = QueueEvent.about(
+        event, info.id, info.repo, info.pusher_subject, info.summary, info.rule_name
     )
+    notify.announce(about.but(extra))
 
 
 @dataclass

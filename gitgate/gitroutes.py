@@ -4,7 +4,9 @@ Fetches stream straight through (no whole body is ever held); pushes are spooled
 inspected (see gitgate.receive). Who may do what is decided here, before any byte goes upstream:
 401 with `WWW-Authenticate: Basic` for missing or bad credentials (git then asks its credential
 helper), 403 naming the rule for an identity that may not do this, 503 with `Retry-After` when
-the gate cannot decide through its own fault (database or identity provider down).
+the gate cannot decide through its own fault (database or identity provider down). Those
+answers are made in one place, gitgate.errors; each request's audit event is written by
+gitgate.recording.
 """
 
 from __future__ import annotations
@@ -12,16 +14,13 @@ from __future__ import annotations
 import functools
 import io
 import logging
-import time
 import urllib.parse
-from collections.abc import Iterator
-from typing import Any
 
 import falcon
 
 from gitgate import diskfull
-from gitgate.checks import withheld
-from gitgate.checks.withheld import scrub
+from gitgate.audit import push_fields, ref_updates
+from gitgate.errors import Refusal
 from gitgate.exchange import Caller, Exchange
 from gitgate.inband import protocol_error_body
 from gitgate.mask import apply as mask_apply
@@ -35,6 +34,7 @@ from gitgate.protocol import (
     rewrite_advertisement,
     wrap_report,
 )
+from gitgate.recording import Audit
 from gitgate.reftips import watch_ls_refs
 from gitgate.routes import BadRepo, canonical_repo
 from gitgate.runtime import Runtime
@@ -47,7 +47,7 @@ from gitgate.spool import (
     spool_body,
 )
 from gitgate.story import on_fetch
-from gitgate.upstream import UpstreamError, UpstreamResponse
+from gitgate.upstream import UpstreamResponse
 
 log = logging.getLogger("gitgate.git")
 SERVICES = ("git-upload-pack", "git-receive-pack")
@@ -66,7 +66,8 @@ def moved_to(location: str) -> str:
 
 
 class GitService:
-    """Shared by the resources: names, identity, access, upstream errors, audit."""
+    """Shared by the resources: names, identity, access, upstream's status. Refusals are
+    raised (gitgate.errors maps them to HTTP and notes them on the request's audit event)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
@@ -79,93 +80,83 @@ class GitService:
             raise falcon.HTTPNotFound(description=f"gitgate: {ex}") from None
 
     def caller(self, req: falcon.Request, owner: str, name: str, service: str) -> Caller:
+        """Who is asking; raises gitgate.auth.AuthError (mapped by gitgate.errors: 401, or 503
+        when the gate cannot decide through its own fault), recorded under `service`."""
         repo = self.repo(owner, name)
         caller = Caller(
             repo=repo,
             source_addr=req.remote_addr or "",
             request_id=req.context.request_id,
         )
-        from gitgate.auth import AuthError, AuthUnavailable
+        req.context.audit.about(caller, service)
+        return self.rt.identify(req.get_header("Authorization"), caller)
 
-        try:
-            return self.rt.identify(req.get_header("Authorization"), caller)
-        except AuthUnavailable as ex:
-            # The gate's fault (database, identity provider): never a 401, which would make
-            # git's credential helper erase the agent's good token.
-            self.audit(caller, service, decision="error", error=str(ex))
-            raise falcon.HTTPServiceUnavailable(
-                title="gate unavailable",
-                description=f"gitgate: {ex} (request {caller.request_id}). This is the gate's "
-                "fault, not your token's: keep your credentials and try again in "
-                f"{ex.retry_after_s} s; if it persists, tell the gitgate admin.",
-                retry_after=ex.retry_after_s,
-            ) from None
-        except AuthError as ex:
-            self.audit(caller, service, decision="unauthenticated", error=str(ex))
-            raise falcon.HTTPUnauthorized(
-                title="authentication required",
-                description=f"gitgate: {ex}"
-                + (
-                    ""
-                    if "password" in str(ex)
-                    else ". Use a valid gitgate token as the password "
-                    "(http://agent:TOKEN@gate/...) or through a credential helper; "
-                    "ask the gitgate admin for a new one"
-                ),
-                headers={"WWW-Authenticate": 'Basic realm="gitgate"'},
-            ) from None
-
-    def require_read(self, caller: Caller, service: str) -> None:
+    def require_read(self, caller: Caller) -> None:
         rule = repo_rule(self.rt.config.rule, caller.repo, caller.groups)
         if rule is None or rule.access == "none":
             why = f"rule {rule.name!r} gives you no access" if rule else "no rule gives you access"
-            self.audit(caller, service, decision="forbidden", error=why)
-            raise falcon.HTTPForbidden(
-                title="forbidden",
-                description=f"gitgate: {caller.subject} may not read {caller.repo}: {why}. "
-                "Ask the gitgate admin if you need it.",
+            raise Refusal(
+                falcon.HTTPForbidden(
+                    title="forbidden",
+                    description=f"gitgate: {caller.subject} may not read {caller.repo}: {why}. "
+                    "Ask the gitgate admin if you need it.",
+                ),
+                "forbidden",
+                why,
             )
 
-    def require_push(self, caller: Caller, service: str) -> None:
-        self.require_read(caller, service)
+    def require_push(self, caller: Caller) -> None:
+        self.require_read(caller)
         if not can_push_somewhere(self.rt.config.rule, caller.repo, caller.groups):
             rule = repo_rule(self.rt.config.rule, caller.repo, caller.groups)
             why = access_refusal(rule, "any ref") or "no rule gives you write access"
             groups = "".join(f"--group {g} " for g in caller.groups)
-            self.audit(caller, service, decision="forbidden", error=why)
-            raise falcon.HTTPForbidden(
-                title="forbidden",
-                description=f"gitgate: {caller.subject} may not push to {caller.repo}: {why}. "
-                "Ask the gitgate admin for write access if you need it "
-                f"(gitgate explain --subject {caller.subject} {groups}--repo {caller.repo} "
-                "shows why).",
+            raise Refusal(
+                falcon.HTTPForbidden(
+                    title="forbidden",
+                    description=f"gitgate: {caller.subject} may not push to {caller.repo}: "
+                    f"{why}. Ask the gitgate admin for write access if you need it "
+                    f"(gitgate explain --subject {caller.subject} {groups}--repo {caller.repo} "
+                    "shows why).",
+                ),
+                "forbidden",
+                why,
             )
 
-    def upstream_failed(self, caller: Caller, service: str, ex: UpstreamError) -> falcon.HTTPError:
-        self.audit(caller, service, decision="error", error=str(ex), upstream_status=ex.status)
-        return falcon.HTTPBadGateway(title="upstream error", description=f"gitgate: {ex}")
-
-    def check_status(self, caller: Caller, service: str, resp: UpstreamResponse) -> None:
+    @staticmethod
+    def check_status(caller: Caller, resp: UpstreamResponse) -> None:
+        """Upstream's answer is usable (200), or the agent is told why not."""
         if resp.status == 200:
             return
         resp.close()
-        self.audit(caller, service, decision="error", upstream_status=resp.status)
         if resp.status == 404:
-            raise falcon.HTTPNotFound(
-                description=f"gitgate: repository {caller.repo} was not found upstream "
-                "(or the gate's upstream credential cannot see it)"
+            raise Refusal(
+                falcon.HTTPNotFound(
+                    description=f"gitgate: repository {caller.repo} was not found upstream "
+                    "(or the gate's upstream credential cannot see it)"
+                ),
+                "error",
+                upstream_status=resp.status,
             )
         if resp.status in (301, 302, 307, 308):
             # GitHub redirects renamed and transferred repos. The gate does not follow: the
             # rules are per repo name, so the agent must use the new name explicitly.
             moved = moved_to(resp.headers.get("location", ""))
-            raise falcon.HTTPNotFound(
-                description=f"gitgate: {caller.repo} has moved upstream"
-                + (f" to {moved}: use {moved}.git as the remote path" if moved else "")
+            raise Refusal(
+                falcon.HTTPNotFound(
+                    description=f"gitgate: {caller.repo} has moved upstream"
+                    + (f" to {moved}: use {moved}.git as the remote path" if moved else "")
+                ),
+                "error",
+                upstream_status=resp.status,
             )
-        raise falcon.HTTPBadGateway(
-            description=f"gitgate: upstream answered HTTP {resp.status} for {caller.repo}; "
-            "try again later, and tell the gitgate admin if it persists"
+        raise Refusal(
+            falcon.HTTPBadGateway(
+                description=f"gitgate: upstream answered HTTP {resp.status} for {caller.repo}; "
+                "try again later, and tell the gitgate admin if it persists"
+            ),
+            "error",
+            upstream_status=resp.status,
         )
 
     def early_fetch(self, repo: str, tips: list[bytes]) -> None:
@@ -177,19 +168,6 @@ class GitService:
                 mirrors.prefetch(repo)
         except Exception as ex:  # only an optimisation: the push fetches if it must
             log.info("early fetch check for %s failed: %s", repo, type(ex).__name__)
-
-    def audit(self, caller: Caller, service: str, **fields: Any) -> int | None:
-        event = {
-            "subject": caller.subject,
-            "groups": list(caller.groups),
-            "issuer": caller.issuer,
-            "source_addr": caller.source_addr,
-            "repo": caller.repo,
-            "service": service,
-            "request_id": caller.request_id,
-            **fields,
-        }
-        return self.rt.record(event)
 
 
 class InfoRefs:
@@ -204,22 +182,18 @@ class InfoRefs:
                 description="gitgate: only git's smart HTTP protocol is supported "
                 "(the dumb protocol is not); use git 1.6.6 or newer"
             )
-        started = time.monotonic()
         caller = self.svc.caller(req, owner, name, "info-refs")
         if service == "git-receive-pack":
-            self.svc.require_push(caller, "info-refs")
+            self.svc.require_push(caller)
         else:
-            self.svc.require_read(caller, "info-refs")
+            self.svc.require_read(caller)
         headers = {"Accept": "*/*"}
         if proto := req.get_header("Git-Protocol"):
             headers["Git-Protocol"] = proto
-        try:
-            up = self.svc.rt.upstream.request(
-                "GET", caller.repo, f"info/refs?service={service}", headers=headers
-            )
-        except UpstreamError as ex:
-            raise self.svc.upstream_failed(caller, "info-refs", ex) from None
-        self.svc.check_status(caller, "info-refs", up)
+        up = self.svc.rt.upstream.request(
+            "GET", caller.repo, f"info/refs?service={service}", headers=headers
+        )  # UpstreamError: a 502 (gitgate.errors)
+        self.svc.check_status(caller, up)
         _pass_headers(up, resp)
         own_tips = None
         if mask_apply.masking(self.svc.rt.config):
@@ -233,7 +207,9 @@ class InfoRefs:
             body = rewrite_advertisement(
                 up, lambda tips: self.svc.early_fetch(caller.repo, tips), own_tips
             )
-        resp.stream = _audited(body, self.svc, caller, "info-refs", started)
+        audit: Audit = req.context.audit
+        audit.note(decision="allow", upstream_status=200)
+        resp.stream = audit.streamed(body)
 
 
 def _fetched(caller: Caller) -> None:
@@ -251,33 +227,6 @@ def _pass_headers(up: UpstreamResponse, resp: falcon.Response) -> None:
             resp.set_header(key, up.headers[key])
 
 
-def _audited(
-    body: Iterator[bytes],
-    svc: GitService,
-    caller: Caller,
-    service: str,
-    started: float,
-    **fields: Any,
-) -> Iterator[bytes]:
-    sent = 0
-    try:
-        for chunk in body:
-            sent += len(chunk)
-            yield chunk
-    finally:
-        duration = int((time.monotonic() - started) * 1000)
-        counted = {k: int(v) if isinstance(v, ByteCounter) else v for k, v in fields.items()}
-        svc.audit(
-            caller,
-            service,
-            decision="allow",
-            bytes_out=sent,
-            duration_ms=duration,
-            upstream_status=200,
-            **counted,
-        )
-
-
 class UploadPack:
     """Fetch and clone: stream both ways, protocol v2 and gzip bodies passed through."""
 
@@ -285,9 +234,8 @@ class UploadPack:
         self.svc = service
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, owner: str, name: str) -> None:
-        started = time.monotonic()
         caller = self.svc.caller(req, owner, name, "upload-pack")
-        self.svc.require_read(caller, "upload-pack")
+        self.svc.require_read(caller)
         headers = {
             "Content-Type": "application/x-git-upload-pack-request",
             "Accept": "application/x-git-upload-pack-result",
@@ -296,18 +244,15 @@ class UploadPack:
             if value := req.get_header(name_):
                 headers[name_] = value
         counter = ByteCounter(request_stream(req))
-        try:
-            up = self.svc.rt.upstream.request(
-                "POST",
-                caller.repo,
-                "git-upload-pack",
-                headers=headers,
-                body=iter_chunks(counter),
-                content_length=req.content_length,
-            )
-        except UpstreamError as ex:
-            raise self.svc.upstream_failed(caller, "upload-pack", ex) from None
-        self.svc.check_status(caller, "upload-pack", up)
+        up = self.svc.rt.upstream.request(
+            "POST",
+            caller.repo,
+            "git-upload-pack",
+            headers=headers,
+            body=iter_chunks(counter),
+            content_length=req.content_length,
+        )  # UpstreamError: a 502 (gitgate.errors)
+        self.svc.check_status(caller, up)
         _pass_headers(up, resp)
         body = up.iter_body()
         if self._watch(req, up, caller):
@@ -315,7 +260,9 @@ class UploadPack:
         if "content-encoding" not in up.headers:  # queue outcomes ride on a v2 packfile
             v2 = protocol_version(req.get_header("Git-Protocol")) == 2
             body = on_fetch(body, caller, v2)
-        resp.stream = _audited(body, self.svc, caller, "upload-pack", started, bytes_in=counter)
+        audit: Audit = req.context.audit
+        audit.note(decision="allow", upstream_status=200)
+        resp.stream = audit.streamed(body, bytes_in=counter)
 
     def _watch(self, req: falcon.Request, up: UpstreamResponse, caller: Caller) -> bool:
         """Read the refs of a protocol v2 `ls-refs` answer (an agent's fetch before it pushes)
@@ -336,9 +283,9 @@ class ReceivePackResource:
         self.svc = service
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, owner: str, name: str) -> None:
-        started = time.monotonic()
         caller = self.svc.caller(req, owner, name, "receive-pack")
-        self.svc.require_push(caller, "receive-pack")
+        self.svc.require_push(caller)
+        audit: Audit = req.context.audit
         cfg = self.svc.rt.config
         resp.content_type = "application/x-git-receive-pack-result"
         resp.set_header("Cache-Control", "no-cache")
@@ -350,10 +297,10 @@ class ReceivePackResource:
                 str(cfg.data_path),
             )
         except PushTooLarge as ex:
-            resp.data = self._too_large(caller, ex, cfg.storage.max_push_bytes)
+            resp.data = self._too_large(audit, caller, ex, cfg.storage.max_push_bytes)
             return
         except SpoolDiskFull as ex:
-            resp.data = self._disk_full(caller, ex)
+            resp.data = self._disk_full(audit, caller, ex)
             return
         size = spool.tell()
         spool.seek(0)
@@ -361,48 +308,32 @@ class ReceivePackResource:
             parsed = parse_push_request(spool)
         except ProtocolError as ex:
             spool.close()
-            self.svc.audit(caller, "receive-pack", decision="error", error=str(ex), bytes_in=size)
+            audit.note(decision="error", error=str(ex), bytes_in=size)
             resp.data = protocol_error_body(ex, caller.request_id)  # in-band: git shows it
             return
         if not parsed.commands:  # git's probe before a chunked upload: nothing to do
             spool.close()
-            self.svc.audit(
-                caller,
-                "receive-pack",
-                decision="probe",
-                bytes_in=size,
-                duration_ms=int((time.monotonic() - started) * 1000),
-            )
+            audit.note(decision="probe", bytes_in=size, duration_ms=audit.elapsed_ms())
             resp.data = b""
             return
         # Written now and completed when the push ends: a gate that dies mid-push (or a
         # push that never ends) still leaves who pushed what behind.
-        record_id = self.svc.audit(
-            caller,
-            "receive-pack",
-            decision="started",
-            bytes_in=size,
-            ref_updates=_outcome_fields(Exchange(caller), parsed.commands)["ref_updates"],
-        )
+        audit.note(bytes_in=size, ref_updates=ref_updates(parsed.commands))
+        audit.start()
 
         def done(outcome: Exchange) -> None:
-            self.svc.audit(
-                caller,
-                "receive-pack",
-                **_outcome_fields(outcome, parsed.commands),
-                bytes_in=size,
-                duration_ms=int((time.monotonic() - started) * 1000),
-                record_id=record_id,
-            )
+            audit.note(**push_fields(outcome, parsed.commands))
+            audit.note(duration_ms=audit.elapsed_ms())
+            audit.write()
 
         resp.stream = self.svc.rt.receive.respond(caller, spool, parsed, on_done=done)
 
-    def _disk_full(self, caller: Caller, ex: SpoolDiskFull) -> bytes:
+    def _disk_full(self, audit: Audit, caller: Caller, ex: SpoolDiskFull) -> bytes:
         """The data dir is full: the gate's fault, said in-band on every ref (the head, kept
         in memory, names them), with the request id; 503 if even the head is incomplete."""
         reason = diskfull.message(caller.request_id)
         diskfull.report("spooling a push", caller.request_id)
-        self.svc.audit(caller, "receive-pack", decision="error", error=reason, bytes_in=ex.size)
+        audit.note(decision="error", error=reason, bytes_in=ex.size)
         try:
             parsed = parse_push_request(io.BytesIO(ex.head), check_pack=False)
         except ProtocolError:
@@ -410,12 +341,12 @@ class ReceivePackResource:
         body = report("error gate out of disk space", [(c.ref, reason) for c in parsed.commands])
         return wrap_report(parsed, body)
 
-    def _too_large(self, caller: Caller, ex: PushTooLarge, limit: int) -> bytes:
+    def _too_large(self, audit: Audit, caller: Caller, ex: PushTooLarge, limit: int) -> bytes:
         reason = (
             f"push of {ex.size / 1e6:.0f} MB or more exceeds the gate's limit of "
             f"{limit / 1e6:.0f} MB: split it into smaller pushes"
         )
-        self.svc.audit(caller, "receive-pack", decision="reject", error=reason, bytes_in=ex.size)
+        audit.note(decision="reject", error=reason, bytes_in=ex.size)
         ex.spool.seek(0)
         try:
             parsed = parse_push_request(ex.spool, check_pack=False)
@@ -427,49 +358,3 @@ class ReceivePackResource:
             ex.spool.close()
         body = report("error push too large", [(c.ref, reason) for c in parsed.commands])
         return wrap_report(parsed, body)
-
-
-def _outcome_fields(outcome: Exchange, commands: list[Any]) -> dict[str, Any]:
-    decisions = outcome.refs  # each ref's final word: a refused queue or mask is a reject
-    effective = {d.effective for d in decisions}
-    if outcome.error and not decisions:
-        decision = "error"
-    elif "reject" in effective:
-        decision = "reject"
-    elif "queue" in effective:
-        decision = "queue"
-    elif "mask" in effective:
-        decision = "mask"
-    elif any(d.break_glass for d in decisions):
-        decision = "break-glass"  # relayed over a reject/queue outcome: stands out in audits
-    elif any(d.dry_run and d.action != "allow" for d in decisions):
-        decision = "dry-run"
-    else:
-        decision = "allow"
-    fields = {
-        "decision": decision,
-        "ref_updates": [
-            {"ref": c.ref.decode("utf-8", "replace"), "old": c.old.decode(), "new": c.new.decode()}
-            for c in commands
-        ],
-        "verdicts": [
-            {
-                **v.to_dict(),
-                "rule": d.rule.name if d.rule else None,
-                "action": d.effective,
-                "policy_action": d.action,  # before dry-run / break-glass
-            }
-            for d in decisions
-            for v in d.verdicts
-        ],
-        "findings": [f.record() for d in decisions for v in d.verdicts for f in v.findings],
-        "upstream_status": outcome.relay.status if outcome.relay else None,
-        "error": outcome.error,
-        "statuses": [
-            {"ref": ref.decode("utf-8", "replace"), "status": "ok" if r is None else r}
-            for ref, r in outcome.statuses
-        ],
-        "queue_ids": outcome.queue_ids,
-        "events": outcome.events,
-    }
-    return dict(scrub(fields, withheld.markers(decisions)))

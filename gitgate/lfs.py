@@ -61,7 +61,8 @@ class LfsRefusal:
             return
         caller = Caller(repo=repo, source_addr=req.remote_addr or "", request_id=request_id)
         self._identify(req, caller)
-        self.svc.audit(caller, "lfs", decision="reject", error="git lfs is not relayed")
+        req.context.audit.about(caller, "lfs")
+        req.context.audit.note(decision="reject", error="git lfs is not relayed")
         # 404 for the locking API: git-lfs then skips lock verification quietly, instead of
         # printing "does not support the locking API" with the token-bearing URL.
         locks = rest.startswith("locks")

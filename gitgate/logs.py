@@ -12,7 +12,10 @@ import logging
 import re
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gitgate.audit import RequestEvent
 
 _TOKENISH = re.compile(
     r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWT
@@ -71,27 +74,10 @@ def setup_logging(fmt: str = "text", level: str = "info") -> None:
     root.setLevel(level.upper())
 
 
-def request_line(event: dict[str, Any]) -> None:
-    """The one structured line per request."""
-    keys = (
-        "request_id",
-        "subject",
-        "repo",
-        "service",
-        "decision",
-        "duration_ms",
-        "upstream_status",
-        "bytes_in",
-        "bytes_out",
-        "source_addr",
-        "error",
-    )
-    fields = {k: event.get(k) for k in keys if event.get(k) not in (None, "")}
-    fields.setdefault("duration_ms", 0)
+def request_line(event: RequestEvent) -> None:
+    """The one structured line per request (its fields: gitgate.audit.log_fields)."""
+    from gitgate.audit import log_fields, log_message
+
     logging.getLogger("gitgate.request").info(
-        "%s %s %s",
-        event.get("service"),
-        event.get("repo"),
-        event.get("decision"),
-        extra={"fields": fields},
+        "%s", log_message(event), extra={"fields": log_fields(event)}
     )

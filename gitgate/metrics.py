@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import falcon
 from prometheus_client import (
@@ -30,6 +30,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from gitgate.audit import RequestEvent
 
 log = logging.getLogger("gitgate.metrics")
 
@@ -113,19 +116,18 @@ class MetricsMiddleware:
             log.exception("could not count the request")
 
 
-def observe_session(event: dict[str, Any]) -> None:
-    """Count what a push's session record says: pushes by decision and rule, direct relays.
-    Called with every record the gate writes (gitgate.runtime.Runtime)."""
-    decision = str(event.get("decision") or "")
+def observe_session(event: RequestEvent) -> None:
+    """Count what a push's event says: pushes by decision and rule, direct relays.
+    Called with every event the gate records (gitgate.runtime.Runtime.record)."""
     skip = ("", "started", "probe", "unauthenticated", "forbidden", "error")
-    if event.get("service") != "receive-pack" or decision in skip:
+    if event.service != "receive-pack" or event.decision in skip:
         return  # "error": nothing was decided; "started": the same push is counted when it ends
-    rules = sorted({str(v.get("rule")) for v in event.get("verdicts") or [] if v.get("rule")})
+    rules = sorted({str(v.get("rule")) for v in event.verdicts if v.get("rule")})
     for rule in rules or ["none"]:
-        PUSHES.labels(decision, rule).inc()
-    status = event.get("upstream_status")
-    if status is not None or event.get("error"):  # a relay was attempted
-        ok = status == 200 and not event.get("error")
+        PUSHES.labels(event.decision, rule).inc()
+    status = event.upstream_status
+    if status is not None or event.error:  # a relay was attempted
+        ok = status == 200 and not event.error
         RELAYS.labels("direct", "ok" if ok else "failed").inc()
 
 

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import peewee
 
+from gitgate.audit.webhooks import BreakGlassEvent, QueueEvent, webhook_payload
 from gitgate.auth.urls import check_transport
 from gitgate.config import NotifyConfig
 from gitgate.db import db_proxy
@@ -95,6 +96,11 @@ def emit(event: str, payload: dict[str, Any], *, now: datetime | None = None) ->
     body: dict[str, Any] = _jsonable(payload)
     body.update(event=event, text=slack_text(event, payload))
     return outbox.add(event, body, now=now)
+
+
+def announce(ev: QueueEvent | BreakGlassEvent) -> int:
+    """Queue a typed event (gitgate.audit.webhooks) for delivery, as :func:`emit` does."""
+    return emit(ev.event, webhook_payload(ev))
 
 
 def slack_text(event: str, payload: dict[str, Any]) -> str:

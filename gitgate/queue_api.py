@@ -10,11 +10,14 @@ say what to do next. Each answer carries `next`: the same words the agent would 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import falcon
 
 from gitgate.exchange import Caller
+
+if TYPE_CHECKING:
+    from gitgate.gitroutes import GitService
 
 LIST_LIMIT = 50
 
@@ -67,34 +70,24 @@ def entry_json(info: Any) -> dict[str, Any]:
 
 
 class QueueApi:
-    """The resource; `svc` is the gitgate.gitroutes.GitService (identity and audit)."""
+    """The resource; `svc` is the gitgate.gitroutes.GitService (identity)."""
 
-    def __init__(self, svc: Any) -> None:
+    def __init__(self, svc: GitService) -> None:
         self.svc = svc
 
-    def _caller(self, req: falcon.Request, resp: falcon.Response) -> Caller | None:
-        from gitgate.auth import AuthError
-
+    def _caller(self, req: falcon.Request) -> Caller:
+        """The agent asking; an AuthError is a JSON 401 (gitgate.errors), not recorded: the
+        audit names the caller only once it is known."""
+        req.context.channel = "json"
         caller = Caller(
             repo="", source_addr=req.remote_addr or "", request_id=req.context.request_id
         )
-        try:
-            return self.svc.rt.identify(req.get_header("Authorization"), caller)
-        except AuthError as ex:
-            _answer(
-                resp,
-                falcon.HTTP_401,
-                {"message": f"gitgate: {ex}. Send your gitgate token as a Bearer token"},
-            )
-            resp.set_header("WWW-Authenticate", 'Bearer realm="gitgate"')
-            return None
+        return self.svc.rt.identify(req.get_header("Authorization"), caller)
 
     def on_get_one(self, req: falcon.Request, resp: falcon.Response, push_id: str) -> None:
         from gitgate.store import queue
 
-        caller = self._caller(req, resp)
-        if caller is None:
-            return
+        caller = self._caller(req)
         info = queue.get(int(push_id)) if push_id.isdigit() and len(push_id) < 12 else None
         if info is None or info.pusher_subject != caller.subject:
             _answer(
@@ -107,15 +100,14 @@ class QueueApi:
             )
             return
         caller.repo = info.repo
-        self.svc.audit(caller, "rest", decision="allow", queued_push=info.id)
+        req.context.audit.about(caller, "rest")
+        req.context.audit.note(decision="allow")
         _answer(resp, falcon.HTTP_200, entry_json(info))
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         from gitgate.store import changes
 
-        caller = self._caller(req, resp)
-        if caller is None:
-            return
+        caller = self._caller(req)
         repo = req.get_param("repo") or ""
         if not repo:
             _answer(
@@ -126,7 +118,8 @@ class QueueApi:
             return
         infos = changes.entries_of(repo, caller.subject, LIST_LIMIT)
         caller.repo = repo
-        self.svc.audit(caller, "rest", decision="allow")
+        req.context.audit.about(caller, "rest")
+        req.context.audit.note(decision="allow")
         _answer(resp, falcon.HTTP_200, {"entries": [entry_json(i) for i in infos]})
 
 

@@ -9,6 +9,7 @@ supersedes the entry it extends (gitgate.store.changes).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import shutil
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from gitgate import notify
-from gitgate.approval import ZERO, combined_review, event_payload
+from gitgate.approval import ZERO, combined_review
+from gitgate.audit.webhooks import BreakGlassEvent, QueueEvent
 from gitgate.config import Config
 from gitgate.exchange import Caller, RefStatus
 from gitgate.mask import mapping as mask_mapping
@@ -89,13 +91,14 @@ class QueueService:
                     pending = mask_mapping.pending_repo(caller.repo, entry.id)
                     mask_mapping.save(pending, caller.subject, m.maps, m.originals)
                 if not entry.duplicate:
-                    payload = event_payload(
-                        entry.id, caller.repo, caller.subject, summary, rules[0].name
+                    announced = QueueEvent.about(
+                        "queued", entry.id, caller.repo, caller.subject, summary, rules[0].name
                     )
-                    notify.emit("queued", {**payload, "supersedes": list(entry.superseded)})
+                    notify.announce(announced.but({"supersedes": tuple(entry.superseded)}))
                 for old in entry.superseded:
                     entry.events.append({"event": "superseded", "id": old, "by": entry.id})
-                    notify.emit("superseded", {**payload, "id": old, "superseded_by": entry.id})
+                    gone = dataclasses.replace(announced, event="superseded", id=old)
+                    notify.announce(gone.but({"superseded_by": entry.id}))
         notify.wake()
         log.info("push to %s by %s queued as #%s", caller.repo, caller.subject, entry.id)
         return entry
@@ -249,17 +252,14 @@ class QueueService:
         from gitgate.db import connection
 
         with connection():
-            notify.emit(
-                "break_glass",
-                {
-                    "repo": caller.repo,
-                    "pusher": caller.subject,
-                    "reason": reason,
-                    "refs": [d.ref for d in decisions if d.break_glass],
-                    "overridden": sorted(
-                        {r for d in decisions if d.break_glass for r in d.reasons}
-                    ),
-                    "request_id": caller.request_id,
-                },
+            notify.announce(
+                BreakGlassEvent(
+                    repo=caller.repo,
+                    pusher=caller.subject,
+                    reason=reason,
+                    refs=[d.ref for d in decisions if d.break_glass],
+                    overridden=sorted({r for d in decisions if d.break_glass for r in d.reasons}),
+                    request_id=caller.request_id,
+                )
             )
         notify.wake()

@@ -10,15 +10,15 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Any
 
 import peewee
 
+from gitgate.audit import Recorder, RequestEvent, queued_push, row
 from gitgate.config import Config
 from gitgate.exchange import Caller
 from gitgate.mirror import Mirrors
 from gitgate.receive import ReceivePack
-from gitgate.services import Authenticator, Recorder, Services
+from gitgate.services import Authenticator, Services
 from gitgate.upstream import Upstream
 
 log = logging.getLogger("gitgate.runtime")
@@ -63,9 +63,10 @@ class Runtime:
         caller.issuer = ident.issuer
         return caller
 
-    def record(self, event: dict[str, Any]) -> int | None:
-        """Write a session record (or complete the one named by ``event["record_id"]``);
-        never fails the request (the error is logged). Returns the record's id if known."""
+    def record(self, event: RequestEvent) -> int | None:
+        """Count `event` in the metrics and write its session record (or complete the one
+        named by its `record_id`); never fails the request (the error is logged). Returns the
+        record's id if known. Called by gitgate.recording.Audit, the one writer."""
         try:
             from gitgate.metrics import observe_session
 
@@ -97,7 +98,7 @@ class Runtime:
         return problems
 
 
-def session_recorder(event: dict[str, Any]) -> int:
+def session_recorder(event: RequestEvent) -> int:
     """Write one request's session record (gitgate.store.sessions), and its log line; an
     event with a ``record_id`` completes the record written when that request started."""
     from datetime import timedelta
@@ -106,40 +107,15 @@ def session_recorder(event: dict[str, Any]) -> int:
     from gitgate.logs import request_line
     from gitgate.store import sessions
 
-    if event.get("decision") != "started":  # one log line per request: when it ends
+    if event.decision != "started":  # one log line per request: when it ends
         request_line(event)
-    fields = {k: v for k, v in event.items() if k in _RECORD_FIELDS}
-    fields["started_at"] = utcnow() - timedelta(milliseconds=event.get("duration_ms") or 0)
-    queue_ids = set((event.get("queue_ids") or {}).values())
-    if queue_ids:
-        fields["queued_push"] = min(queue_ids)
-    if event.get("record_id"):
-        return sessions.complete(int(event["record_id"]), **fields)
+    fields = row(event)
+    fields["started_at"] = utcnow() - timedelta(milliseconds=event.duration_ms or 0)
+    if (queued := queued_push(event)) is not None:
+        fields["queued_push"] = queued
+    if event.record_id:
+        return sessions.complete(event.record_id, **fields)
     return sessions.record(**fields)
-
-
-_RECORD_FIELDS = frozenset(
-    {
-        "duration_ms",
-        "subject",
-        "groups",
-        "issuer",
-        "source_addr",
-        "repo",
-        "service",
-        "ref_updates",
-        "decision",
-        "verdicts",
-        "findings",
-        "bytes_in",
-        "bytes_out",
-        "upstream_status",
-        "error",
-        "request_id",
-        "statuses",
-        "events",
-    }
-)
 
 
 def build_runtime(config: Config, services: Services) -> Runtime:

@@ -21,11 +21,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Literal, Protocol, TypeVar
 
 import peewee
 
 from gitgate import db
+from gitgate.audit import Recorder
 from gitgate.checks import DEFAULT_CHECKS, Check
 from gitgate.config import Config
 from gitgate.hold import Holder
@@ -44,7 +45,6 @@ log = logging.getLogger("gitgate.services")
 _T = TypeVar("_T")
 
 # A session record's event; gitgate.runtime.session_recorder writes it to the database.
-Recorder = Callable[[dict[str, Any]], int | None]
 
 
 class Authenticator(Protocol):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import falcon
 
 from gitgate.api.classify import Route
+from gitgate.audit import EventFields
 from gitgate.exchange import Caller
+from gitgate.recording import Audit
 
 
 class ApiError(Exception):
@@ -27,15 +28,20 @@ def bearer(authorization: str | None) -> str | None:
 
 
 class ApiCall:
-    """One request's state: who, what, and what to write in its session record."""
+    """One request's state: who, what, and what its audit event says (gitgate.recording)."""
 
     def __init__(self, req: falcon.Request, method: str, route: Route) -> None:
         self.req, self.method, self.route = req, method, route
-        self.started = time.monotonic()
         self.caller = Caller(
             repo="", source_addr=req.remote_addr or "", request_id=req.context.request_id
         )
-        self.fields: dict[str, Any] = {}
+        self.audit: Audit = req.context.audit
+        self.audit.about(self.caller, "rest")
+
+    @property
+    def fields(self) -> EventFields:
+        """What the call has learnt so far, for its audit event (written once, at the end)."""
+        return self.audit.fields
 
     @property
     def label(self) -> str:

@@ -8,8 +8,8 @@ Refusals are JSON with a `message`; every call ends in exactly one session recor
 from __future__ import annotations
 
 import json
-import time
 import urllib.parse
+from collections.abc import Iterator
 from typing import Any
 
 import falcon
@@ -90,7 +90,7 @@ class Exchange:
             if key in PASS_RESPONSE or key.startswith("x-ratelimit-"):
                 resp.set_header(key, rw.header(value) if key in ("link", "location") else value)
         ctype = up.headers.get("content-type", "")
-        call.fields.update(decision=decision, upstream_status=up.status)
+        call.audit.note(decision=decision, upstream_status=up.status)
         if "json" in ctype and "content-encoding" not in up.headers:
             data = up.read_some(self.max_json + 1)
             up.close()
@@ -116,14 +116,9 @@ class Exchange:
             return
         resp.stream = self._streamed(call, up)
 
-    def _streamed(self, call: ApiCall, up: UpstreamResponse) -> Any:
-        sent = 0
-        try:
-            for chunk in up.iter_body():
-                sent += len(chunk)
-                yield chunk
-        finally:
-            self.finish(call, sent)
+    def _streamed(self, call: ApiCall, up: UpstreamResponse) -> Iterator[bytes]:
+        self.finish(call, None)
+        return call.audit.streamed(up.iter_body())  # bytes out and duration when it ends
 
     # -- outcomes ---------------------------------------------------------------------------
     def held(self, call: ApiCall, resp: falcon.Response, queue_id: int, why: str) -> None:
@@ -138,7 +133,7 @@ class Exchange:
         resp.status = 202
         resp.content_type = falcon.MEDIA_JSON
         resp.data = data
-        call.fields.update(decision="queue", queue_ids={"api": queue_id})
+        call.audit.note(decision="queue", queue_ids={"api": queue_id})
         self.finish(call, len(data), status=202)
 
     def refuse(self, call: ApiCall, resp: falcon.Response, ex: ApiError) -> None:
@@ -154,24 +149,11 @@ class Exchange:
         call.fields["decision"] = ex.decision
         self.finish(call, len(data), status=ex.status)
 
-    def finish(self, call: ApiCall, sent: int, status: int | None = None) -> None:
-        c = call.caller
-        event = {
-            "subject": c.subject,
-            "groups": list(c.groups),
-            "issuer": c.issuer,
-            "source_addr": c.source_addr,
-            "repo": c.repo or None,
-            "service": "rest",
-            "request_id": c.request_id,
-            "method": call.method,
-            "route": call.route.template,
-            "bytes_out": sent,
-            "duration_ms": int((time.monotonic() - call.started) * 1000),
-            **call.fields,
-        }
-        event["statuses"] = [
-            {"route": call.label, "status": str(status or call.fields.get("upstream_status"))},
-            *event.get("statuses", []),
-        ]
-        self.rt.record(event)
+    def finish(self, call: ApiCall, sent: int | None, status: int | None = None) -> None:
+        """Note the answer on the call's audit event, which is written once the response is
+        (gitgate.recording); `sent` None: a streamed answer, counted as it streams."""
+        f = call.fields
+        answered = {"route": call.label, "status": str(status or f.get("upstream_status"))}
+        call.audit.note(statuses=[answered, *f.get("statuses", ())])
+        if sent is not None:
+            call.audit.note(bytes_out=sent, duration_ms=call.audit.elapsed_ms())

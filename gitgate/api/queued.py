@@ -30,7 +30,7 @@ def enqueue_call(
 ) -> int:
     from gitgate.api.refs import scan
     from gitgate.api.service import ApiError
-    from gitgate.approval import event_payload
+    from gitgate.audit.webhooks import QueueEvent
     from gitgate.db import write_transaction
     from gitgate.store import queue
 
@@ -74,9 +74,10 @@ def enqueue_call(
             summary=summary,
             payload=io.BytesIO(json.dumps(stored).encode()),
         )
-        notify.emit(
-            "queued",
-            event_payload(push_id, call.caller.repo, call.caller.subject, summary, rule.name),
+        notify.announce(
+            QueueEvent.about(
+                "queued", push_id, call.caller.repo, call.caller.subject, summary, rule.name
+            )
         )
     notify.wake()
     return push_id

@@ -154,7 +154,7 @@ class Writes:
             self.rt.config, self.rt.receive.scanner, caller.identity, caller.request_id
         )
         (d,) = gate.inspect(ex, self.rt.config.rule, self.rt.receive.checks, ctx, floor=floor)
-        call.fields.update(
+        call.audit.note(
             ref_updates=[{"ref": ref, "old": cmd.old.decode(), "new": cmd.new.decode()}],
             verdicts=[
                 {"check": v.check, "ref": v.ref, "passed": v.passed, "reason": v.reason}
@@ -228,7 +228,7 @@ class Writes:
                 self.refuse(call, ex.refs[0])
                 return
         queue_id = entry.id
-        call.fields.update(decision=Action.QUEUE, queue_ids={d.ref: queue_id})
+        call.audit.note(decision=Action.QUEUE, queue_ids={d.ref: queue_id})
         held = (
             f"already held for human approval as #{queue_id}: nothing new was queued"
             if entry.duplicate
