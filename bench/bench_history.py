@@ -77,8 +77,8 @@ def in_process(history: Path, env: dict[str, str]) -> dict[str, Any]:
 
     from gitgate.checks.secrets import scan_items
     from gitgate.config import ScanConfig
-    from gitgate.protocol import ZERO_SHA, Command
-    from gitgate.push import Push, build_push
+    from gitgate.git.wire import ZERO_SHA, Command
+    from gitgate.inspection.push import Push, build_push
 
     tip = git("rev-parse", "main", cwd=history, env=env).strip().encode()
     pack = subprocess.run(

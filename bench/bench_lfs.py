@@ -29,8 +29,8 @@ from dulwich.objects import Blob
 from gitgate.checks.base import CheckContext
 from gitgate.checks.lfs import LfsPointers
 from gitgate.config import Config, Rule
-from gitgate.protocol import Command
-from gitgate.push import FileChange, Push, RefUpdate
+from gitgate.git.wire import Command
+from gitgate.inspection.push import FileChange, Push, RefUpdate
 
 
 def corpus(limit: int) -> list[tuple[str, bytes]]:

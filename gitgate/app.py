@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any
 import falcon
 import peewee
 
-from gitgate import __version__, shutdown
+from gitgate import __version__
+from gitgate.audit.recording import AuditMiddleware
 from gitgate.config import Config
 from gitgate.errors import add_handlers
-from gitgate.gitroutes import GitService, InfoRefs, ReceivePackResource, UploadPack
-from gitgate.lfs import LfsRefusal
-from gitgate.recording import AuditMiddleware
+from gitgate.git.lfs import LfsRefusal
+from gitgate.git.routes import GitService, InfoRefs, ReceivePackResource, UploadPack
+from gitgate.ops import shutdown
 from gitgate.runtime import Runtime, build_runtime
 from gitgate.services import Services
 
@@ -121,13 +122,15 @@ class _InContext:
 def create_app(config: Config, services: Services | None = None) -> GateApp:
     """Build the WSGI app on `services` (built from the config when not given)."""
     runtime = build_runtime(config, services or Services.from_config(config))
-    from gitgate.metrics import MetricsMiddleware, MetricsResource
+    from gitgate.audit.metrics import MetricsMiddleware, MetricsResource
     from gitgate.web.base import SecurityHeaders, database_down
 
     app = GateApp(
         middleware=[
             RequestContext(),
-            AuditMiddleware(runtime.record),  # one audit event per request (gitgate.recording)
+            AuditMiddleware(
+                runtime.record
+            ),  # one audit event per request (gitgate.audit.recording)
             MetricsMiddleware(),
             SecurityHeaders(),
         ],
@@ -150,7 +153,7 @@ def create_app(config: Config, services: Services | None = None) -> GateApp:
         add_routes(app, runtime)
     app.add_route("/healthz", health, suffix="live")
     app.add_route("/readyz", health, suffix="ready")
-    from gitgate.queue_api import QueueApi
+    from gitgate.api.queue import QueueApi
 
     queue_api = QueueApi(service)
     app.add_route("/api/queue", queue_api)
@@ -175,7 +178,7 @@ def create_app(config: Config, services: Services | None = None) -> GateApp:
 def get_app() -> falcon.App:
     """The gunicorn entry point: `gitgate.app:get_app()`, config from GITGATE_CONFIG."""
     from gitgate import config as config_mod
-    from gitgate.logs import setup_logging
+    from gitgate.audit.logs import setup_logging
 
     cfg = config_mod.load(os.environ.get("GITGATE_CONFIG") or None)
     setup_logging(cfg.server.log_format, cfg.server.log_level)

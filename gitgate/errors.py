@@ -1,7 +1,7 @@
 """The gate's domain errors, mapped to HTTP once (`add_handlers`), in the client's channel.
 
 Resources raise; they do not build error responses. Each handler notes the refusal on the
-request's audit event (gitgate.recording) and answers in the channel the request came on:
+request's audit event (gitgate.audit.recording) and answers in the channel the request came on:
 git reads a `text/plain` body and shows it as `remote: ...` (so every refusal says what to do
 next); the queue API (`req.context.channel = "json"`) reads JSON `{"message": ...}`.
 
@@ -18,9 +18,9 @@ from typing import Literal
 
 import falcon
 
+from gitgate.audit.recording import Audit
 from gitgate.auth import AuthError, AuthUnavailable
-from gitgate.recording import Audit
-from gitgate.upstream import UpstreamError
+from gitgate.upstream.http import UpstreamError
 
 Channel = Literal["git", "json"]
 #: How the app renders an HTTPError as text (gitgate.app); passed in, so there is one renderer.

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from gitgate.auth.identity import Identity
 from gitgate.checks.base import Finding, Verdict
 from gitgate.config import Rule
+from gitgate.git.wire import Command
 from gitgate.policy import Action, Decision
-from gitgate.protocol import Command
 
 if TYPE_CHECKING:
-    from gitgate.push import Push
-    from gitgate.relay import RelayResult
+    from gitgate.git.relay import RelayResult
+    from gitgate.inspection.push import Push
     from gitgate.store.changes import Enqueued
 
 

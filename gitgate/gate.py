@@ -1,6 +1,6 @@
 """The transport-neutral gate: rule per ref -> run the checks (fail closed) -> decide.
 
-A git push (gitgate.receive) and an API write (gitgate.api.writes) both come here with an
+A git push (gitgate.git.receive) and an API write (gitgate.api.writes) both come here with an
 `Exchange` whose `push` is built, so a write is decided the same way whichever door it came
 through; what is then done with each decision is the transport's (gitgate.outcomes for git).
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from gitgate.checks.base import Check, CheckContext
 from gitgate.config import Rule
 from gitgate.exchange import Exchange
-from gitgate.inspect import run_checks
+from gitgate.inspection.unpack import run_checks
 from gitgate.policy import Decision, Floor, decide, rule_for
 
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from gitgate import globs
 from gitgate.checks.base import UNSTORABLE_PATHS, Verdict
 from gitgate.config import Rule
-from gitgate.protocol import Command
-from gitgate.routes import repo_pattern
+from gitgate.git.wire import Command
+from gitgate.repos import repo_pattern
 
 BREAK_GLASS_OPTION = "gitgate.reason="
 
@@ -58,7 +58,7 @@ LANDS = frozenset({Action.ALLOW, Action.MASK})  # the actions whose refs go upst
 
 def repo_matches(rule: Rule, repo: str) -> bool:
     """Whether `rule.repos` covers the canonical `repo`: case-insensitively, as GitHub resolves
-    names (see gitgate.routes), so no spelling of a name can reach a looser rule."""
+    names (see gitgate.repos), so no spelling of a name can reach a looser rule."""
     return any(globs.match(repo_pattern(p), repo.lower()) for p in rule.repos)
 
 

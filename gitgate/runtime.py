@@ -16,10 +16,10 @@ import peewee
 from gitgate.audit import Recorder, RequestEvent, queued_push, row
 from gitgate.config import Config
 from gitgate.exchange import Caller
-from gitgate.mirror import Mirrors
-from gitgate.receive import ReceivePack
+from gitgate.git.mirror import Mirrors
+from gitgate.git.receive import ReceivePack
 from gitgate.services import Authenticator, Services
-from gitgate.upstream import Upstream
+from gitgate.upstream.http import Upstream
 
 log = logging.getLogger("gitgate.runtime")
 
@@ -66,9 +66,9 @@ class Runtime:
     def record(self, event: RequestEvent) -> int | None:
         """Count `event` in the metrics and write its session record (or complete the one
         named by its `record_id`); never fails the request (the error is logged). Returns the
-        record's id if known. Called by gitgate.recording.Audit, the one writer."""
+        record's id if known. Called by gitgate.audit.recording.Audit, the one writer."""
         try:
-            from gitgate.metrics import observe_session
+            from gitgate.audit.metrics import observe_session
 
             observe_session(event)
         except Exception:
@@ -103,8 +103,8 @@ def session_recorder(event: RequestEvent) -> int:
     event with a ``record_id`` completes the record written when that request started."""
     from datetime import timedelta
 
+    from gitgate.audit.logs import request_line
     from gitgate.db.fields import utcnow
-    from gitgate.logs import request_line
     from gitgate.store import sessions
 
     if event.decision != "started":  # one log line per request: when it ends

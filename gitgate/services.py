@@ -29,16 +29,16 @@ from gitgate import db
 from gitgate.audit import Recorder
 from gitgate.checks import DEFAULT_CHECKS, Check
 from gitgate.config import Config
-from gitgate.hold import Holder
-from gitgate.mirror import Mirrors
-from gitgate.queueing import QueueService
-from gitgate.upstream import Upstream
-from gitgate.upstream_cred import UpstreamCredential
+from gitgate.git.mirror import Mirrors
+from gitgate.outcomes.hold import Holder
+from gitgate.outcomes.queueing import QueueService
+from gitgate.upstream.credential import UpstreamCredential
+from gitgate.upstream.http import Upstream
 from gitgate.web import links
 
 if TYPE_CHECKING:
     from gitgate.auth import Identity
-    from gitgate.maintenance import Maintenance
+    from gitgate.ops.maintenance import Maintenance
     from gitgate.scanning import SecretHit
 
 log = logging.getLogger("gitgate.services")
@@ -84,7 +84,7 @@ class Services:
     recorder: Recorder | None = None
     review_base: str | None = None  # links to review pages (gitgate.web.links)
     maintenance: Maintenance | None = None
-    # Set on SIGTERM in a gunicorn worker (gitgate.shutdown): pushes still being checked are
+    # Set on SIGTERM in a gunicorn worker (gitgate.ops.shutdown): pushes still being checked are
     # refused. This gate's own, so closing one gate in a process does not stop another.
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -139,7 +139,7 @@ class Services:
             review_base=links.base_url(config.server.public_url, config.review.enabled),
         )
         if maintenance:
-            from gitgate.maintenance import Maintenance
+            from gitgate.ops.maintenance import Maintenance
 
             services.maintenance = Maintenance(config, upstream)
             services.run(services.maintenance.start)  # its thread inherits this context
@@ -178,7 +178,7 @@ def build_authenticator(config: Config) -> Authenticator | None:
 
 
 def build_credential(config: Config) -> UpstreamCredential | None:
-    from gitgate.upstream_cred import credential_from_config
+    from gitgate.upstream.credential import credential_from_config
 
     app = config.upstream.app
     return credential_from_config(

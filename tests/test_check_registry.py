@@ -21,8 +21,8 @@ import gitgate.checks
 from gitgate.checks.base import CheckContext, Verdict, updates_for
 from gitgate.config import ConfigError, Rule, load
 from gitgate.config.keys import key_paths
-from gitgate.protocol import Command
-from gitgate.push import Push, RefUpdate
+from gitgate.git.wire import Command
+from gitgate.inspection.push import Push, RefUpdate
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def test_unregistered_it_is_an_unknown_key(tmp_path: Path) -> None:
 
 
 def test_its_default_action_applies(tmp_path: Path, registered: BranchNames) -> None:
-    from gitgate.inspect import run_checks
+    from gitgate.inspection.unpack import run_checks
     from gitgate.policy import check_action
 
     cfg = load(_config(tmp_path, '[rule.branch_names]\npattern = "refs/heads/agent/.*"\n'))

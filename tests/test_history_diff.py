@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from gitgate.history import Job, path_changes
-from gitgate.protocol import Command
-from gitgate.push import build_push
+from gitgate.git.wire import Command
+from gitgate.inspection.history import Job, path_changes
+from gitgate.inspection.push import build_push
 from tests.fixtures.differential import (
     as_set,
     commits_with_parents,
@@ -116,8 +116,8 @@ def test_merge_whose_second_parent_diff_adds_and_deletes(tmp_path: Path) -> None
 def test_missing_object_means_mirror_behind_other_failures_are_the_gates(tmp_path: Path) -> None:
     """A commit git cannot read is `MissingObjects` (the caller fetches and rebuilds); git
     failing for another reason is not blamed on the push."""
-    from gitgate.history import GitFailed
-    from gitgate.push import MissingObjects, changes
+    from gitgate.inspection.history import GitFailed
+    from gitgate.inspection.push import MissingObjects, changes
 
     repo = make_repo(tmp_path / "r.git", generate(5, histories=1))
     push = gate_push(repo, {}, set())
@@ -139,9 +139,9 @@ def test_checks_and_messages_take_every_shape(tmp_path: Path) -> None:
     from gitgate.checks.deny import Deny, DenyOptions
     from gitgate.checks.protected_paths import ProtectedPaths, ProtectedPathsOptions
     from gitgate.config import Config, Rule
-    from gitgate.messages import decision_lines
+    from gitgate.git.messages import decision_lines
+    from gitgate.git.wire import status_line
     from gitgate.policy import Action, Decision
-    from gitgate.protocol import status_line
 
     repo = make_repo(tmp_path / "r.git", generate(11, histories=30))
     push = gate_push(repo, refs(repo), set())

@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
+from gitgate.audit.metrics import REGISTRY
 from gitgate.config import QueueConfig
-from gitgate.hold import Holder
-from gitgate.metrics import REGISTRY
+from gitgate.outcomes.hold import Holder
 
 
 @pytest.mark.parametrize(

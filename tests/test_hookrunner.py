@@ -1,4 +1,4 @@
-"""gitgate.hookrunner and the shipped sample hooks, against real git repositories.
+"""gitgate.checks.hookrunner and the shipped sample hooks, against real git repositories.
 
 The quarantine is built the way the gate builds it: a fresh objects directory whose
 info/alternates points at the repository's objects, with the pushed pack unpacked into it, so
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gitgate.hookrunner import HookResult, HookUpdate, discover_hooks, run_hooks
+from gitgate.checks.hookrunner import HookResult, HookUpdate, discover_hooks, run_hooks
 
 SAMPLES = Path(__file__).resolve().parent.parent / "hooks" / "samples"
 ZERO = "0" * 40

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from gitgate.protocol import MAX_PUSH_OPTIONS
+from gitgate.git.wire import MAX_PUSH_OPTIONS
 from tests.fixtures.gate import GateServer
 from tests.fixtures.upstream import commit, git, upstream_ref
 

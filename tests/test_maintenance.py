@@ -2,7 +2,7 @@ import os
 import time
 from pathlib import Path
 
-from gitgate.maintenance import sweep_quarantines
+from gitgate.ops.maintenance import sweep_quarantines
 
 
 def test_sweep_removes_only_old_quarantines(tmp_path: Path) -> None:
@@ -23,8 +23,8 @@ def test_compact_waits_for_pushes_and_keeps_objects(tmp_path: Path) -> None:
     import subprocess
     import threading
 
-    from gitgate.mirror import Mirrors
-    from gitgate.upstream import Upstream
+    from gitgate.git.mirror import Mirrors
+    from gitgate.upstream.http import Upstream
 
     mirrors = Mirrors(tmp_path, Upstream("http://127.0.0.1:9", None))
     path = mirrors.ensure("acme/app")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from gitgate.checks.base import Finding, Verdict
 from gitgate.config import Rule
-from gitgate.messages import decision_lines, grouped
+from gitgate.git.messages import decision_lines, grouped
+from gitgate.git.wire import Command
 from gitgate.policy import Action, Decision
-from gitgate.protocol import Command
 
 REF = "refs/heads/main"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from dulwich.object_store import DiskObjectStore
 
-from gitgate.mirror import file_lock, git_env
-from gitgate.mirrorpacks import consolidate, pack_names, roll_up
-from gitgate.reftips import watch_ls_refs
+from gitgate.git.mirror import file_lock, git_env
+from gitgate.git.mirrorpacks import consolidate, pack_names, roll_up
+from gitgate.git.reftips import watch_ls_refs
 from tests.fixtures.gate import GateServer
 from tests.fixtures.upstream import commit, git, rev, upstream_ref
 

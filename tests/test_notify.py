@@ -1,4 +1,4 @@
-"""gitgate.notify: events into the outbox, signed webhook delivery, retries and giving up.
+"""gitgate.audit.notify: events into the outbox, signed webhook delivery, retries and giving up.
 
 A real loopback receiver (http.server on port 0) records what the gate sends; time is an
 injected clock, so backoff is tested without sleeping. Runs on SQLite and PostgreSQL.
@@ -22,11 +22,11 @@ from typing import Any
 import peewee
 import pytest
 
-from gitgate import notify
+from gitgate.audit import notify
+from gitgate.audit.notify import Notifier, emit, slack_text
 from gitgate.config import NotifyConfig
 from gitgate.db import bind, connection
 from gitgate.db.models import NotificationOutbox
-from gitgate.notify import Notifier, emit, slack_text
 from gitgate.store import outbox
 
 T0 = datetime(2030, 5, 1, 12, 0, 0, tzinfo=UTC)

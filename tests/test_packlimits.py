@@ -1,4 +1,5 @@
-"""The pack pre-pass (gitgate/packlimits.py) over packs made by the real `git pack-objects`."""
+"""The pack pre-pass (gitgate/inspection/packlimits.py) over packs made by the real `git
+pack-objects`."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from gitgate import packlimits
-from gitgate.packlimits import PackFormatError, PackLimitExceeded, check_pack
+from gitgate.inspection import packlimits
+from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded, check_pack
 from tests.fixtures.upstream import git, git_env
 
 MiB = 1024 * 1024

@@ -8,7 +8,7 @@ import random
 import pytest
 from dulwich.protocol import pkt_line
 
-from gitgate.protocol import (
+from gitgate.git.wire import (
     ProtocolError,
     PushRequest,
     encode_request_head,
@@ -134,7 +134,7 @@ def test_shallow_errors(body: bytes, message: str) -> None:
 
 
 def test_errors_carry_what_was_read() -> None:
-    """So the answer can go in-band (gitgate.inband) on the channels the client asked for."""
+    """So the answer can go in-band (gitgate.git.inband) on the channels the client asked for."""
     body = GOOD[: GOOD.index(b"PACK")]  # refs but no pack
     with pytest.raises(ProtocolError) as caught:
         parse_push_request(io.BytesIO(body))

@@ -216,9 +216,9 @@ def test_an_unreachable_upstream_gives_the_claim_back_for_the_next_round(db: obj
 
     from gitgate.db import connection
     from gitgate.db.models import QueuedPush
-    from gitgate.recovery import recover
+    from gitgate.outcomes.recovery import recover
     from gitgate.store import queue, queue_rows
-    from gitgate.upstream import Upstream
+    from gitgate.upstream.http import Upstream
 
     body = pkt_line(f"{'1' * 40} {'0' * 40} refs/heads/old\0report-status\n".encode())
     push_id = queue.enqueue(

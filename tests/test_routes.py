@@ -8,7 +8,7 @@ import pytest
 
 from gitgate.config import Rule
 from gitgate.policy import can_push_somewhere, repo_rule, rule_for
-from gitgate.routes import BadRepo, canonical_repo, parse_repo
+from gitgate.repos import BadRepo, canonical_repo, parse_repo
 
 
 @pytest.mark.parametrize(
@@ -108,8 +108,8 @@ def test_mirrors_live_under_the_canonical_name(tmp_path: Path) -> None:
     """A mirror an older gate left under `Acme/App.git` is never read; purge removes it."""
     from gitgate.cli.db import compact_mirrors
     from gitgate.config import Config
-    from gitgate.mirror import Mirrors
-    from gitgate.upstream import Upstream
+    from gitgate.git.mirror import Mirrors
+    from gitgate.upstream.http import Upstream
     from tests.fixtures.upstream import git
 
     mirrors = Mirrors(tmp_path, Upstream("http://127.0.0.1:9", None))

@@ -158,7 +158,7 @@ def test_closed_scanner_refuses_work() -> None:
 
 
 def test_abort_stops_a_scan_in_progress_and_its_workers() -> None:
-    """Shutdown (gitgate/shutdown.py): a scan caught mid-way ends at once with ScanAborted,
+    """Shutdown (gitgate/ops/shutdown.py): a scan caught mid-way ends at once with ScanAborted,
     and its worker processes are gone, without waiting for the budget."""
     import threading
 

@@ -225,7 +225,7 @@ def test_kill9_keeps_pending_pushes(
 # `python -m gitgate ARGS`, except that it loads first and waits for a line on stdin, so two
 # of them reach the database together (Python's start-up alone would let one finish first).
 AT_THE_GO = (
-    "import sys, gitgate.cli, gitgate.cli.review, gitgate.approval, gitgate.store.queue;"
+    "import sys, gitgate.cli, gitgate.cli.review, gitgate.outcomes.approval, gitgate.store.queue;"
     "sys.stdin.readline(); raise SystemExit(gitgate.cli.main(sys.argv[1:]))"
 )
 

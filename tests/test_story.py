@@ -1,4 +1,4 @@
-"""gitgate.story.on_fetch: queue outcomes inserted into a v2 fetch response, byte-exact."""
+"""gitgate.outcomes.story.on_fetch: queue outcomes inserted into a v2 fetch response, byte-exact."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 from dulwich.protocol import pkt_line
 
-from gitgate import story
-from gitgate.protocol import progress
+from gitgate.git.wire import progress
+from gitgate.outcomes import story
 
 ACKS = pkt_line(b"acknowledgments\n") + pkt_line(b"ready\n") + b"0001"
 PACK = pkt_line(b"packfile\n") + pkt_line(b"\x01PACK...") + pkt_line(b"\x02counting\n")

@@ -16,7 +16,7 @@ from typing import Any
 import jwt
 import pytest
 
-from gitgate.upstream_cred import (
+from gitgate.upstream.credential import (
     GitHubApp,
     StaticToken,
     UpstreamCredentialError,

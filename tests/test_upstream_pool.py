@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gitgate.upstream import Upstream
+from gitgate.upstream.http import Upstream
 
 
 class KeepAlive(ThreadingHTTPServer):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gitgate.protocol import parse_advertisement
+from gitgate.git.wire import parse_advertisement
 from tests.fixtures.gate import GateServer
 from tests.fixtures.upstream import commit, git, upstream_ref
 

@@ -8,8 +8,8 @@ import falcon
 
 from gitgate.api.classify import Route
 from gitgate.audit import EventFields
+from gitgate.audit.recording import Audit
 from gitgate.exchange import Caller
-from gitgate.recording import Audit
 
 
 class ApiError(Exception):
@@ -28,7 +28,7 @@ def bearer(authorization: str | None) -> str | None:
 
 
 class ApiCall:
-    """One request's state: who, what, and what its audit event says (gitgate.recording)."""
+    """One request's state: who, what, and what its audit event says (gitgate.audit.recording)."""
 
     def __init__(self, req: falcon.Request, method: str, route: Route) -> None:
         self.req, self.method, self.route = req, method, route

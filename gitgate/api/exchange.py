@@ -17,7 +17,7 @@ import falcon
 from gitgate.api.call import ApiCall, ApiError
 from gitgate.api.upstream import FORWARD_REQUEST, PASS_RESPONSE, ApiUpstream, Rewriter
 from gitgate.runtime import Runtime
-from gitgate.upstream import UpstreamResponse
+from gitgate.upstream.http import UpstreamResponse
 
 DOCS = "https://github.com/gitgate/gitgate#the-github-api-through-the-gate"
 
@@ -151,7 +151,7 @@ class Exchange:
 
     def finish(self, call: ApiCall, sent: int | None, status: int | None = None) -> None:
         """Note the answer on the call's audit event, which is written once the response is
-        (gitgate.recording); `sent` None: a streamed answer, counted as it streams."""
+        (gitgate.audit.recording); `sent` None: a streamed answer, counted as it streams."""
         f = call.fields
         answered = {"route": call.label, "status": str(status or f.get("upstream_status"))}
         call.audit.note(statuses=[answered, *f.get("statuses", ())])

@@ -16,8 +16,8 @@ import falcon
 from dulwich.repo import Repo
 
 from gitgate.api.objects import BadInput, changes_commit, mirror_ref
-from gitgate.mirror import Quarantine
-from gitgate.protocol import Command
+from gitgate.git.mirror import Quarantine
+from gitgate.git.wire import Command
 
 if TYPE_CHECKING:
     from gitgate.api.service import ApiCall, ApiService

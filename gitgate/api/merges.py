@@ -21,9 +21,9 @@ from dulwich.objects import Commit, ObjectID
 from dulwich.repo import Repo
 
 from gitgate.api.objects import mirror_ref
-from gitgate.mirror import Quarantine, git_env
+from gitgate.git.mirror import Quarantine, git_env
+from gitgate.git.wire import Command
 from gitgate.policy import Action, Floor, rule_for
-from gitgate.protocol import Command
 
 if TYPE_CHECKING:
     from gitgate.api.service import ApiCall

@@ -15,11 +15,11 @@ import io
 import json
 from typing import TYPE_CHECKING, Any
 
-from gitgate import notify
+from gitgate.audit import notify
 
 if TYPE_CHECKING:
     from gitgate.api.service import ApiCall, ApiService
-    from gitgate.upstream import Upstream
+    from gitgate.upstream.http import Upstream
 
 KEEP_HEADERS = ("accept", "content-type", "x-github-api-version")
 MAX_SHOWN = 4000
@@ -84,11 +84,11 @@ def enqueue_call(
 
 
 def perform(push_id: int, upstream: Upstream) -> Any:
-    """Make the stored call upstream (called by gitgate.approval.relay_stored)."""
+    """Make the stored call upstream (called by gitgate.outcomes.approval.relay_stored)."""
     from gitgate.api.upstream import ApiUpstream
-    from gitgate.approval import RelayOutcome
+    from gitgate.outcomes.approval import RelayOutcome
     from gitgate.store import queue
-    from gitgate.upstream import UpstreamError
+    from gitgate.upstream.http import UpstreamError
 
     with queue.open_payload(push_id) as f:
         stored = json.loads(f.read())

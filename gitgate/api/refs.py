@@ -14,9 +14,9 @@ import falcon
 from dulwich.repo import Repo
 
 from gitgate.api.objects import BadInput, decode_content, mirror_ref
-from gitgate.mirror import Quarantine
+from gitgate.git.mirror import Quarantine
+from gitgate.git.wire import Command
 from gitgate.policy import repo_rule
-from gitgate.protocol import Command
 
 if TYPE_CHECKING:
     from gitgate.api.service import ApiCall

@@ -21,9 +21,9 @@ from gitgate.api.classify import Route, classify
 from gitgate.api.exchange import Exchange
 from gitgate.api.upstream import ApiUpstream
 from gitgate.policy import groups_match, repo_rule
-from gitgate.routes import BadRepo, canonical_repo
+from gitgate.repos import BadRepo, canonical_repo
 from gitgate.runtime import Runtime
-from gitgate.upstream import UpstreamError
+from gitgate.upstream.http import UpstreamError
 
 log = logging.getLogger("gitgate.api")
 __all__ = ["ApiCall", "ApiError", "ApiService", "bearer"]

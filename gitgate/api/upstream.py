@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from gitgate.upstream import Credential, Upstream, UpstreamResponse
+from gitgate.upstream.http import Credential, Upstream, UpstreamResponse
 
 # Request headers a client may send on; everything else (Authorization above all) stays here.
 FORWARD_REQUEST = (

@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING, Any
 import falcon
 from dulwich.repo import Repo
 
-from gitgate import gate, messages
+from gitgate import gate
 from gitgate.api.objects import BadInput, content_commit, decode_content, mirror_ref
 from gitgate.checks.base import CheckContext
 from gitgate.exchange import Exchange, RefStatus
-from gitgate.history import Job
-from gitgate.mirror import Quarantine
+from gitgate.git import messages
+from gitgate.git.mirror import Quarantine
+from gitgate.git.relay import repack
+from gitgate.git.wire import Command, PushRequest, encode_request_head
+from gitgate.inspection.history import Job
+from gitgate.inspection.push import FileChange, MissingObjects, Push, build_push, changes
 from gitgate.policy import Action, Floor
-from gitgate.protocol import Command, PushRequest, encode_request_head
-from gitgate.push import FileChange, MissingObjects, Push, build_push, changes
-from gitgate.relay import repack
 
 if TYPE_CHECKING:
     from gitgate.api.service import ApiCall, ApiService
@@ -197,8 +198,8 @@ class Writes:
         )
 
     def queue(self, call: ApiCall, resp: falcon.Response, q: Quarantine, ex: Exchange) -> None:
-        from gitgate.approval import QueueRefused
         from gitgate.mask.apply import for_queue
+        from gitgate.outcomes.approval import QueueRefused
 
         # a masking rule: the queue never holds the secret either
         mask_lines = for_queue(ex)

@@ -2,15 +2,15 @@
 
 Every request the gate answers (clone, fetch, push, API call, LFS refusal) ends in one
 RequestEvent. Resources do not build records themselves: they note what they learn on the
-request's `gitgate.recording.Audit`, which writes the event once (see there). This package is
+request's `gitgate.audit.recording.Audit`, which writes the event once (see there). This package is
 the schema and its renderings, so a session row, the `gitgate.request` log line and the
 metrics cannot drift apart:
 
 - :func:`row` - the SessionRecord columns (gitgate.store.sessions)
 - :func:`log_fields` - the structured fields of the one log line per request
-- :func:`push_fields` - the push part of an event, from a push's outcome (gitgate.receive)
+- :func:`push_fields` - the push part of an event, from a push's outcome (gitgate.git.receive)
 - gitgate.audit.webhooks.webhook_payload - a queued push's life, or a break-glass push, as
-  the webhook gitgate.notify delivers
+  the webhook gitgate.audit.notify delivers
 
 APPSEC: ref names that carry a secret are replaced by markers in the push part before it
 reaches any rendering (gitgate.checks.withheld), and nothing here holds a body or a token.

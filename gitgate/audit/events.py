@@ -2,7 +2,7 @@
 
 - :func:`row` - the SessionRecord columns (gitgate.store.sessions)
 - :func:`log_fields` / :func:`log_message` - the one `gitgate.request` log line per request
-- gitgate.metrics.observe_session reads the event itself (pushes by decision and rule)
+- gitgate.audit.metrics.observe_session reads the event itself (pushes by decision and rule)
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ JsonObject = Mapping[str, object]
 
 
 class Identified(Protocol):
-    """What an event needs of gitgate.receive.Caller (the identity, filled by auth)."""
+    """What an event needs of gitgate.git.receive.Caller (the identity, filled by auth)."""
 
     repo: str
     subject: str

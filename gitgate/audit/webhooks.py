@@ -1,10 +1,10 @@
 """Webhook events as typed values: a queued push's life, and a break-glass push.
 
-The payload keys are what receivers (and gitgate.notify.slack_text) read, so they are named in
+The payload keys are what receivers (and gitgate.audit.notify.slack_text) read, so they are named in
 one place, :func:`webhook_payload`. A QueueEvent always carries the queued push's id, repo,
 pusher, rule, refs, reason and review link; what an event adds (the reviewer of an approval,
 the wait of a hold, ...) is left out of the payload when the event does not say it.
-APPSEC: names and reasons only, never a token or a secret value (gitgate.notify).
+APPSEC: names and reasons only, never a token or a secret value (gitgate.audit.notify).
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ class QueueEvent:
         summary: Mapping[str, object],
         rule: str | None,
     ) -> QueueEvent:
-        """`event` about queued push `push_id`, from its stored summary (gitgate.queueing)."""
+        """`event` about queued push `push_id`, from its stored summary
+        (gitgate.outcomes.queueing)."""
         updates = summary.get("ref_updates")
         reasons = summary.get("reasons")
         return cls(
@@ -98,7 +99,7 @@ _EXTRAS = tuple(QueueExtras.__annotations__)
 
 
 def webhook_payload(ev: QueueEvent | BreakGlassEvent) -> dict[str, object]:
-    """The JSON body of `ev` (gitgate.notify adds `event`, `text` and `delivery`)."""
+    """The JSON body of `ev` (gitgate.audit.notify adds `event`, `text` and `delivery`)."""
     if isinstance(ev, BreakGlassEvent):
         return {
             "repo": ev.repo,

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, overload
 
 from gitgate.config import Config, Rule
-from gitgate.push import Push, RefUpdate, printable
+from gitgate.inspection.push import Push, RefUpdate, printable
 
 # Where a secret found in a ref name or a push option is reported (Finding.path). Such a ref is
 # always refused (no dry run, no break-glass, no queue): queueing or relaying it would store or

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
-from gitgate.push import Push
+from gitgate.inspection.push import Push
 
 
 def _email(ident: bytes) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from gitgate import globs
 from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
-from gitgate.push import Push, RefUpdate
+from gitgate.inspection.push import Push, RefUpdate
 
 
 def _mb(n: int) -> str:

@@ -1,7 +1,8 @@
 """Site pre-receive hooks (ggshield, gitleaks, home-grown scripts), run unchanged.
 
 They run after the built-in checks, once per push, with git's pre-receive contract (see
-gitgate.hookrunner). Their output reaches the agent as `remote:` lines; a non-zero exit, a crash
+gitgate.checks.hookrunner). Their output reaches the agent as `remote:` lines; a non-zero exit, a
+crash
 or a timeout fails the check, and the rule's `actions.hooks` decides what that means.
 """
 
@@ -12,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
+from gitgate.checks.hookrunner import HookUpdate, discover_hooks, run_hooks
 from gitgate.config import Rule
-from gitgate.hookrunner import HookUpdate, discover_hooks, run_hooks
-from gitgate.push import Push
+from gitgate.inspection.push import Push
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Git LFS pointers whose objects never went through the gate.
 
-The gate does not relay LFS (gitgate.lfs), so a new LFS pointer file in a push means its
+The gate does not relay LFS (gitgate.git.lfs), so a new LFS pointer file in a push means its
 object was either never uploaded (a push made without git-lfs, or with `--no-verify`: the repo
 then holds a pointer to nothing) or uploaded around the gate, uninspected. Either way it must
 not pass unnoticed: each new pointer is a finding, and `[rule.actions] lfs` decides (reject by
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
-from gitgate.push import Push
+from gitgate.inspection.push import Push
 
 MAX_POINTER_BYTES = 1024  # git-lfs spec: "Pointer files must be stored ... less than 1024 bytes"
 _POINTER = re.compile(

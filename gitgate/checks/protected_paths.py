@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from gitgate import globs
 from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
 from gitgate.config import Rule
-from gitgate.push import Push
+from gitgate.inspection.push import Push
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from gitgate.checks.base import (
     updates_for,
 )
 from gitgate.config import Rule
-from gitgate.push import FileChange, Push
+from gitgate.inspection.push import FileChange, Push
 
 if TYPE_CHECKING:  # the scanner (and detect-secrets) is imported when a push is scanned
     from gitgate.scanning.model import SecretHit

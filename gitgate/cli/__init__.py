@@ -88,7 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # gthread workers are not killed while streaming; this bounds a silent worker only
         "--timeout",
         str(cfg.server.timeout),
-        # SIGTERM: scans stop at once (gitgate/shutdown.py); clones and relays get this long
+        # SIGTERM: scans stop at once (gitgate/ops/shutdown.py); clones and relays get this long
         "--graceful-timeout",
         str(cfg.server.graceful_timeout),
         "--keep-alive",

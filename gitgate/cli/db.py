@@ -113,8 +113,8 @@ def compact_mirrors(cfg: Config) -> int:
     import shutil
     import subprocess
 
-    from gitgate.mirror import Mirrors
-    from gitgate.upstream import Upstream
+    from gitgate.git.mirror import Mirrors
+    from gitgate.upstream.http import Upstream
 
     mirrors = Mirrors(Path(cfg.storage.data_dir), Upstream(cfg.upstream.git_url, None))
     failed = 0

@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from gitgate.cli import load_config
-    from gitgate.routes import BadRepo, parse_repo
+    from gitgate.repos import BadRepo, parse_repo
 
     cfg = load_config(args.config)
     try:

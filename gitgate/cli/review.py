@@ -111,13 +111,13 @@ def _reviewer(args: argparse.Namespace, cfg: Any) -> tuple[str, list[str]]:
 
 def _housekeeping(cfg: Any) -> None:
     """Expire what is due (and announce it) before showing or deciding anything."""
-    from gitgate.maintenance import expire_and_announce
+    from gitgate.ops.maintenance import expire_and_announce
 
     expire_and_announce()
 
 
 def _deliver(cfg: Any) -> None:
-    from gitgate.notify import Notifier
+    from gitgate.audit.notify import Notifier
 
     Notifier(cfg.notify).deliver_due()
 
@@ -215,8 +215,8 @@ def _upstream(cfg: Any) -> tuple[Any, str | None]:
     """The upstream with the gate's credential, or why it cannot be built right now (checked
     before anything is claimed: a claim nobody can relay would leave the push stuck)."""
     from gitgate.services import build_credential
-    from gitgate.upstream import Upstream, UpstreamError
-    from gitgate.upstream_cred import UpstreamCredentialError
+    from gitgate.upstream.credential import UpstreamCredentialError
+    from gitgate.upstream.http import Upstream, UpstreamError
 
     try:
         upstream = Upstream(
@@ -229,10 +229,11 @@ def _upstream(cfg: Any) -> tuple[Any, str | None]:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    """List interrupted relays and resolve them: upstream's refs decide (gitgate.recovery)."""
+    """List interrupted relays and resolve them: upstream's refs decide
+    (gitgate.outcomes.recovery)."""
     from gitgate.cli import load_config
     from gitgate.cli.db import open_bound
-    from gitgate.recovery import recover
+    from gitgate.outcomes.recovery import recover
     from gitgate.store import queue
 
     cfg = load_config(args.config)
@@ -264,9 +265,9 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 def _decide(args: argparse.Namespace, verdict: str) -> int:
     """Record an approval or rejection; the final approval relays from this process."""
-    from gitgate.approval import record_review, relay_stored
     from gitgate.cli import load_config
     from gitgate.cli.db import open_bound
+    from gitgate.outcomes.approval import record_review, relay_stored
 
     cfg = load_config(args.config)
     with open_bound(cfg):

@@ -66,7 +66,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("gitgate: --limit must be at least 1", file=sys.stderr)
         return 2
-    from gitgate.routes import parse_repo
+    from gitgate.repos import parse_repo
 
     try:
         since = parse_since(args.since) if args.since else None

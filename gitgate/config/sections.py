@@ -33,7 +33,8 @@ class StorageConfig:
     data_dir: str = ""
     max_push_bytes: int = 2 * 1024**3
     spool_memory_bytes: int = 1024 * 1024
-    # read from the pack's object headers before anything is inflated (gitgate/packlimits.py)
+    # read from the pack's object headers before anything is inflated
+    # (gitgate/inspection/packlimits.py)
     max_object_bytes: int = 100 * 1024**2
     max_inflated_bytes: int = 2 * 1024**3
     # more packs than this in a mirror are consolidated in the background (0: only by purge)

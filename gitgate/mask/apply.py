@@ -20,12 +20,12 @@ from dulwich.objects import Blob, ObjectID, ShaFile
 from gitgate.checks.base import Finding, short
 from gitgate.config import Config
 from gitgate.exchange import Exchange, RefStatus
+from gitgate.git.wire import Command
+from gitgate.inspection.push import Push, RefUpdate, build_update
 from gitgate.mask import mapping
 from gitgate.mask.rewrite import Rewriter
 from gitgate.mask.values import Secret, marker, secrets_in
 from gitgate.policy import LANDS, Action
-from gitgate.protocol import Command
-from gitgate.push import Push, RefUpdate, build_update
 
 MESSAGE_PATHS = ("commit message", "tag message")
 log = logging.getLogger("gitgate.mask")
@@ -170,7 +170,7 @@ def known(config: Config, repo: str, commands: Sequence[Command]) -> Known:
 
 @dataclass
 class Known:
-    """What earlier masks of a repo left for reading its next push (gitgate.inspect)."""
+    """What earlier masks of a repo left for reading its next push (gitgate.inspection.unpack)."""
 
     ids: dict[bytes, bytes]
     originals: list[ShaFile]
@@ -190,10 +190,12 @@ def to_mask(d: RefStatus) -> list[Finding]:
 
 def for_queue(ex: Exchange, *, keep_map: bool = True) -> list[str]:
     """Mask the queued refs that carry secrets their rule masks: their commands become the
-    rewritten ones (gitgate.queueing then stores a pack of the rewritten objects only). A ref
+    rewritten ones (gitgate.outcomes.queueing then stores a pack of the rewritten objects only). A
+    ref
     that cannot be masked is refused. Returns the lines for the agent.
 
-    `keep_map`: the map goes on `push.queued_map`; gitgate.queueing stores it aside with the
+    `keep_map`: the map goes on `push.queued_map`; gitgate.outcomes.queueing stores it aside with
+    the
     queued push (mapping.pending_repo) and approval adopts it once relayed (remember_queued),
     so the agent's next push is translated as after a direct masked push. False for an API
     write: the gate's commit is not the agent's."""

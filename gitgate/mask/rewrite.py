@@ -7,7 +7,7 @@ affected one on change), then annotated tags pointing at rewritten objects. Auth
 dates, encoding and other headers are kept; messages are masked too. A rewritten commit or
 tag loses its signature (it would not verify any more): the caller says so to the agent.
 Objects upstream already has are never rewritten (they are public already). New objects go
-into the push's quarantine as one pack; the relay packs from there (gitgate.relay.repack).
+into the push's quarantine as one pack; the relay packs from there (gitgate.git.relay.repack).
 """
 
 from __future__ import annotations

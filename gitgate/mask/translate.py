@@ -40,7 +40,8 @@ class Translated:
 
 
 def translated(push: Any, known: dict[bytes, bytes]) -> None:
-    """Make `push` (a gitgate.push.Push) read mapped ids as their masked objects, and count
+    """Make `push` (a gitgate.inspection.push.Push) read mapped ids as their masked objects, and
+    count
     them as upstream's (its walks stop there: upstream has their masked copies)."""
     mirror_has = push.upstream_has
     push.store = Translated(push.store, known)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from gitgate.exchange import Exchange
+from gitgate.git.mirror import Quarantine
+from gitgate.git.wire import PushRequest
 from gitgate.mask.apply import Masked
-from gitgate.mirror import Quarantine
 from gitgate.policy import Action
-from gitgate.protocol import PushRequest
 
 
 @dataclass

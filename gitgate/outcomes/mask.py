@@ -10,8 +10,8 @@ rewritten refs are then relayed with the allowed ones, in one upstream push
 from __future__ import annotations
 
 from gitgate.exchange import Exchange
+from gitgate.git.mirror import Mirrors
 from gitgate.mask import apply as mask_apply
-from gitgate.mirror import Mirrors
 from gitgate.outcomes import Outcome, Wire
 
 

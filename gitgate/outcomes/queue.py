@@ -1,29 +1,30 @@
 """Queue for human approval, and hold: keep the push open until its reviewer decides.
 
 The queued refs (masked first when their rule masks: the queue never holds a secret) become
-one entry per change (gitgate.queueing). The queue being unavailable or refusing the push is
+one entry per change (gitgate.outcomes.queueing). The queue being unavailable or refusing the push
+is
 not a new decision: the refs' status becomes a refusal with the queue's reason first. A held
-push (`git push -o gitgate.wait=10m`, gitgate.hold) ends with the entry's real outcome.
+push (`git push -o gitgate.wait=10m`, gitgate.outcomes.hold) ends with the entry's real outcome.
 """
 
 from __future__ import annotations
 
 from typing import BinaryIO, Protocol
 
-from gitgate import hold, messages
 from gitgate.config import Config
 from gitgate.exchange import Caller, Exchange, RefStatus
+from gitgate.git import messages
+from gitgate.git.mirror import Quarantine
+from gitgate.git.wire import PushRequest
+from gitgate.inspection.push import Push
 from gitgate.mask import apply as mask_apply
-from gitgate.mirror import Quarantine
-from gitgate.outcomes import Outcome, Wire
+from gitgate.outcomes import Outcome, Wire, hold
 from gitgate.policy import Action, Decision
-from gitgate.protocol import PushRequest
-from gitgate.push import Push
 from gitgate.store.changes import Enqueued
 
 
 class QueueHook(Protocol):
-    """What the push path needs from the approval queue (gitgate.queueing.QueueService)."""
+    """What the push path needs from the approval queue (gitgate.outcomes.queueing.QueueService)."""
 
     def enqueue(
         self,
@@ -56,7 +57,7 @@ class Queue(Outcome):
         return lines + messages.queue_lines(ex.enqueued) + wait_lines
 
     def _enqueue(self, ex: Exchange, wire: Wire, queued: list[RefStatus]) -> None:
-        from gitgate.approval import QueueRefused
+        from gitgate.outcomes.approval import QueueRefused
 
         try:
             if self.queue is None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gitgate import messages
 from gitgate.exchange import Exchange
+from gitgate.git import messages
 from gitgate.outcomes import Outcome, Wire
 from gitgate.policy import Action
 

@@ -8,13 +8,13 @@ took whole may join the mirror.
 from __future__ import annotations
 
 from gitgate.exchange import Exchange
+from gitgate.git.mirror import Mirrors
+from gitgate.git.relay import RelayResult, relay, repack
+from gitgate.git.wire import Command
 from gitgate.mask import apply as mask_apply
-from gitgate.mirror import Mirrors
 from gitgate.outcomes import Outcome, Wire
 from gitgate.policy import LANDS
-from gitgate.protocol import Command
-from gitgate.relay import RelayResult, relay, repack
-from gitgate.upstream import Upstream
+from gitgate.upstream.http import Upstream
 
 
 class Relay(Outcome):

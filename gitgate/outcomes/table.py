@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from gitgate.config import Config
-from gitgate.hold import Holder
-from gitgate.mirror import Mirrors
+from gitgate.git.mirror import Mirrors
 from gitgate.outcomes import Table
+from gitgate.outcomes.hold import Holder
 from gitgate.outcomes.mask import Mask
 from gitgate.outcomes.queue import Queue, QueueHook
 from gitgate.outcomes.refuse import Refuse
 from gitgate.outcomes.relay import Relay
 from gitgate.policy import Action
-from gitgate.upstream import Upstream
+from gitgate.upstream.http import Upstream
 
 
 def table(

@@ -147,7 +147,7 @@ class SecretScanner:
         with self._stats_lock:
             self.cache_hits += cache_hits
         if todo:
-            from gitgate.metrics import SCAN_SECONDS, SCANNER_BUSY, Timer
+            from gitgate.audit.metrics import SCAN_SECONDS, SCANNER_BUSY, Timer
 
             with Timer(SCAN_SECONDS, SCANNER_BUSY):
                 scanned = self._scan_uncached(todo, deadline)

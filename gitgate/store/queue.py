@@ -12,7 +12,8 @@ state='pending'``, so exactly one caller ever claims a relay, across threads and
 
 take_over: a push stays "relaying" only while its claimer (``host/boot/pidns:pid``) relays
 it. When that process died, another takes the claim over (one conditional update) and asks
-upstream what happened (gitgate.recovery): refs at the pushed ids -> relayed; at the old ids
+upstream what happened (gitgate.outcomes.recovery): refs at the pushed ids -> relayed; at the old
+ids
 -> relayed again; anything else -> stale. Relaying twice cannot corrupt the upstream anyway:
 each ref update carries the old id it expects.
 """
@@ -186,7 +187,7 @@ def interrupted(remote_after_s: float, now: datetime | None = None) -> list[Push
     """Claimed pushes ("relaying") whose claimer is gone: its process died on this host, or,
     for a claimer on another host (whose process cannot be checked from here), the claim is
     older than ``remote_after_s``. Upstream, not this list, decides what became of each
-    (:mod:`gitgate.recovery`)."""
+    (:mod:`gitgate.outcomes.recovery`)."""
     now = as_utc(now or utcnow())
     cutoff = now - timedelta(seconds=remote_after_s)
     found = []

@@ -41,7 +41,7 @@ def record(**fields: Any) -> int:
 
 
 def complete(record_id: int, **fields: Any) -> int:
-    """Fill in a record written when its request started (a push: see gitgate.gitroutes), so a
+    """Fill in a record written when its request started (a push: see gitgate.git.routes), so a
     gate that crashes mid-push still leaves "started" behind. Same field rules as record()."""
     unknown = sorted(set(fields) - _FIELDS)
     if unknown:

@@ -55,7 +55,7 @@ class OidcLogin:
         self.verifier = OidcVerifier(dataclasses.replace(issuer, audience=self.rv.oidc_client_id))
         self.client_secret = ""
         if self.rv.oidc_client_secret:
-            from gitgate.upstream_cred import load_token_ref
+            from gitgate.upstream.credential import load_token_ref
 
             try:
                 self.client_secret = load_token_ref(self.rv.oidc_client_secret)

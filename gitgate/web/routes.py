@@ -1,7 +1,7 @@
 """`/-/review`: the queue, one page per queued push, decisions, sign-in, static files.
 
-Decisions go through :func:`gitgate.approval.record_review` and
-:func:`gitgate.approval.relay_stored`, exactly as `gitgate review approve|reject` does: the
+Decisions go through :func:`gitgate.outcomes.approval.record_review` and
+:func:`gitgate.outcomes.approval.relay_stored`, exactly as `gitgate review approve|reject` does: the
 same rules (the push's reviewer groups, N distinct approvals, never the pusher) in the same
 code, and the final approval relays from this request, exactly once.
 """
@@ -99,7 +99,7 @@ class QueuePage:
         self.web = web
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        from gitgate.maintenance import expire_and_announce
+        from gitgate.ops.maintenance import expire_and_announce
         from gitgate.store.webviews import find_pushes
 
         who = self.web.require(req, resp)
@@ -173,7 +173,7 @@ class PushPage:
         )
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, push_id: int) -> None:
-        from gitgate.maintenance import expire_and_announce
+        from gitgate.ops.maintenance import expire_and_announce
 
         who = self.web.require(req, resp)
         if who is None:
@@ -183,8 +183,8 @@ class PushPage:
 
     def on_post(self, req: falcon.Request, resp: falcon.Response, push_id: int) -> None:
         """Approve or reject, with the CSRF token of the reviewer's session."""
-        from gitgate import notify
-        from gitgate.approval import record_review, relay_stored
+        from gitgate.audit import notify
+        from gitgate.outcomes.approval import record_review, relay_stored
 
         who = self.web.require(req, resp)
         if who is None:
@@ -212,7 +212,7 @@ class PushPage:
             self._show(req, resp, who, push_id)
             return
         message = outcome.message
-        from gitgate.metrics import REVIEW_DECISIONS
+        from gitgate.audit.metrics import REVIEW_DECISIONS
 
         if outcome.recorded:
             REVIEW_DECISIONS.labels(verdict).inc()

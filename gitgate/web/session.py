@@ -52,7 +52,7 @@ def session_key(config: Config) -> bytes:
     """The HMAC key of session cookies (see the module docstring)."""
     ref = config.review.session_secret
     if ref:
-        from gitgate.upstream_cred import load_token_ref
+        from gitgate.upstream.credential import load_token_ref
 
         try:
             return hashlib.sha256(load_token_ref(ref).encode()).digest()

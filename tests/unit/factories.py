@@ -7,9 +7,11 @@
     push = make_push(repo, update("refs/heads/main", base, tip))
 
 Commits, trees and blobs live in a dulwich MemoryObjectStore. The Push is built by the real
-`gitgate.push.build_push` (new commits, forced, new tags, the per-commit and net changes);
+`gitgate.inspection.push.build_push` (new commits, forced, new tags, the per-commit and net
+changes);
 only where production asks git (`git diff-tree`, `git merge-base`) the factory's
-`MemoryHistory` answers from the same store with the same semantics (gitgate.history): a merge
+`MemoryHistory` answers from the same store with the same semantics (gitgate.inspection.history): a
+merge
 counts only the paths that differ from every parent, a type change is a delete and an add, and
 a delete paired with an add of the same content is a rename. (git also pairs similar content;
 tests that need that belong with the real-git tests.)
@@ -31,9 +33,9 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 from gitgate import config
 from gitgate.checks.base import CheckContext
 from gitgate.config import Config, Rule
-from gitgate.history import Job, RawChange
-from gitgate.protocol import Command
-from gitgate.push import MissingObjects, Push, build_push
+from gitgate.git.wire import Command
+from gitgate.inspection.history import Job, RawChange
+from gitgate.inspection.push import MissingObjects, Push, build_push
 from gitgate.scanning import SecretScanner
 
 ZERO = b"0" * 40
@@ -125,7 +127,8 @@ class Repo:
 
 @dataclass
 class MemoryHistory:
-    """gitgate.push.History over an object store: what `git diff-tree` and `git merge-base`
+    """gitgate.inspection.push.History over an object store: what `git diff-tree` and `git
+    merge-base`
     answer in production, computed with dulwich's tree diff."""
 
     store: MemoryObjectStore

@@ -1,4 +1,4 @@
-"""The audit event and its renderings (gitgate.audit), its one writer (gitgate.recording) and
+"""The audit event and its renderings (gitgate.audit), its one writer (gitgate.audit.recording) and
 the domain errors mapped to HTTP (gitgate.errors): fast, no server, no database."""
 
 from __future__ import annotations
@@ -13,18 +13,18 @@ import pytest
 
 from gitgate.app import RequestContext, _text_error
 from gitgate.audit import RequestEvent, Who, log_fields, push_fields, queued_push, row
+from gitgate.audit.logs import request_line
+from gitgate.audit.recording import Audit, AuditMiddleware
 from gitgate.audit.webhooks import BreakGlassEvent, QueueEvent, webhook_payload
 from gitgate.auth import AuthError, AuthUnavailable
 from gitgate.checks.base import Finding, Verdict
 from gitgate.config import Rule
 from gitgate.errors import Refusal, add_handlers
 from gitgate.exchange import Caller, Exchange
-from gitgate.logs import request_line
+from gitgate.git.relay import RelayResult
+from gitgate.git.wire import Command
 from gitgate.policy import Action, Decision
-from gitgate.protocol import Command
-from gitgate.recording import Audit, AuditMiddleware
-from gitgate.relay import RelayResult
-from gitgate.upstream import UpstreamError
+from gitgate.upstream.http import UpstreamError
 from gitgate.web.links import page_url
 
 OLD, NEW = b"1" * 40, b"2" * 40

@@ -1,4 +1,5 @@
-"""The factory's in-memory history must answer as git does (gitgate.history), or the check
+"""The factory's in-memory history must answer as git does (gitgate.inspection.history), or the
+check
 unit tests would test a different gate: the same commits, diffed both ways."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from dulwich.repo import Repo as GitRepo
 
-from gitgate.history import Job, RawChange, path_changes
+from gitgate.inspection.history import Job, RawChange, path_changes
 from tests.unit.factories import MemoryHistory, Repo
 
 

@@ -12,9 +12,9 @@ from gitgate.checks.base import CheckContext, Verdict
 from gitgate.config import Config, Rule
 from gitgate.exchange import Caller, Exchange
 from gitgate.gate import Interrupted, inspect
+from gitgate.git.wire import Command
+from gitgate.inspection.push import Push
 from gitgate.policy import Action, Floor
-from gitgate.protocol import Command
-from gitgate.push import Push
 
 MAIN, DOCS, TAGS = "refs/heads/main", "refs/heads/docs", "refs/tags/v1"
 

@@ -1,4 +1,4 @@
-"""gitgate.messages: the `remote:` lines an agent reads. Ids are whole in findings and cut to
+"""gitgate.git.messages: the `remote:` lines an agent reads. Ids are whole in findings and cut to
 12 characters here, where they are written for people."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from typing import Any
 
 from gitgate.checks.base import Finding, Verdict
 from gitgate.config import Rule
-from gitgate.messages import (
+from gitgate.git.messages import (
     decision_lines,
     finding_line,
     grouped,
@@ -15,8 +15,8 @@ from gitgate.messages import (
     ref_reason,
     summary_lines,
 )
+from gitgate.git.wire import Command
 from gitgate.policy import Action, Decision
-from gitgate.protocol import Command
 from gitgate.store.changes import Enqueued
 
 REF = "refs/heads/main"

@@ -7,10 +7,10 @@ import io
 
 from gitgate.config import Rule
 from gitgate.exchange import Caller, Exchange
+from gitgate.git.wire import Command, PushRequest
 from gitgate.outcomes import Outcome, Table, Wire, carry_out
 from gitgate.outcomes.refuse import Refuse
 from gitgate.policy import Action, Decision
-from gitgate.protocol import Command, PushRequest
 
 MAIN, DOCS = b"refs/heads/main", b"refs/heads/docs"
 

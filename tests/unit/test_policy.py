@@ -8,8 +8,8 @@ import pytest
 
 from gitgate.checks.base import Finding, Verdict
 from gitgate.config import Rule
+from gitgate.git.wire import Command
 from gitgate.policy import Action, Decision, Floor, check_action, decide
-from gitgate.protocol import Command
 
 MAIN, DEV = "refs/heads/main", "refs/heads/dev"
 

@@ -1,4 +1,4 @@
-"""Every parse/format pair of gitgate.protocol: format -> parse gives the same value back, and
+"""Every parse/format pair of gitgate.git.wire: format -> parse gives the same value back, and
 the strict parsers refuse what git would not send."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from dulwich.protocol import SIDE_BAND_CHANNEL_DATA, SIDE_BAND_CHANNEL_PROGRESS
 
-from gitgate.protocol import (
+from gitgate.git.wire import (
     FLUSH,
     MAX_SIDEBAND_PAYLOAD,
     Advertisement,

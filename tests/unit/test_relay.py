@@ -1,4 +1,4 @@
-"""gitgate.relay: what the gate sends upstream for the refs it relays, and how it reads the
+"""gitgate.git.relay: what the gate sends upstream for the refs it relays, and how it reads the
 answer. Upstream here is a small recording HTTP server on a free loopback port."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from dulwich.protocol import pkt_line
 
-from gitgate.protocol import Command, PushRequest, parse_push_request
-from gitgate.relay import advertised_refs, relay, upstream_request
-from gitgate.upstream import Upstream, UpstreamError
+from gitgate.git.relay import advertised_refs, relay, upstream_request
+from gitgate.git.wire import Command, PushRequest, parse_push_request
+from gitgate.upstream.http import Upstream, UpstreamError
 
 MAIN, DEV = b"refs/heads/main", b"refs/heads/dev"
 A, B, C = b"a" * 40, b"b" * 40, b"c" * 40

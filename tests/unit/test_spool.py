@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gitgate.spool import READ_CHUNK, ByteCounter, PushTooLarge, iter_chunks, spool_body
+from gitgate.git.spool import READ_CHUNK, ByteCounter, PushTooLarge, iter_chunks, spool_body
 
 
 def test_a_push_within_the_limit_is_spooled_whole(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from gitgate.checks.base import Verdict
 from gitgate.checks.deny import Deny
-from gitgate.push import Push
+from gitgate.inspection.push import Push
 from tests.unit.factories import REF, Repo, context, load_config, make_push, rules_for, update
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from gitgate.checks.base import Verdict
 from gitgate.checks.hooks import Hooks
-from gitgate.push import Push
+from gitgate.inspection.push import Push
 from tests.unit.factories import REF, Repo, context, load_config, make_push, rules_for, update
 
 # Echoes what it was given and refuses when a ref update names refs/heads/blocked.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gitgate.checks.base import Verdict
 from gitgate.checks.lfs import LfsPointers, lfs_object
-from gitgate.push import Push
+from gitgate.inspection.push import Push
 from tests.unit.factories import REF, Repo, context, load_config, make_push, rules_for, update
 
 OID = "4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gitgate.checks.base import Verdict
 from gitgate.checks.protected_paths import ProtectedPaths
-from gitgate.push import Push
+from gitgate.inspection.push import Push
 from tests.unit.factories import REF, Repo, context, load_config, make_push, rules_for, update
 
 PROTECTED = ["deploy/**", ".github/workflows/**"]

@@ -10,7 +10,7 @@ import pytest
 
 from gitgate.checks.base import Verdict
 from gitgate.checks.secrets import Secrets, byte_span, line_starts
-from gitgate.push import Push
+from gitgate.inspection.push import Push
 from gitgate.scanning import ScanError, SecretHit, SecretScanner
 from gitgate.store.validation import check_findings
 from tests.fixtures.secrets import AWS_ACCESS_KEY_ID, GITHUB_TOKEN

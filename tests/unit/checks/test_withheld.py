@@ -6,8 +6,8 @@ from gitgate.checks.base import Finding, Verdict
 from gitgate.checks.secrets import Secrets
 from gitgate.checks.withheld import markers, scrub
 from gitgate.config import Rule
+from gitgate.git.wire import Command
 from gitgate.policy import Action, Decision
-from gitgate.protocol import Command
 from gitgate.scanning import SecretScanner
 from tests.fixtures.secrets import GITHUB_TOKEN
 from tests.unit.factories import REF, Repo, context, load_config, make_push, rules_for, update
