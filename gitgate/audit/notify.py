@@ -42,7 +42,7 @@ from gitgate.db.fields import iso
 from gitgate.store import outbox
 from gitgate.upstream.credential import load_token_ref
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("gitgate.notify")  # the name admins filter on, kept across moves
 
 EVENTS = (
     "queued",

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 class _Command(Protocol):
-    """One ref update of a push (gitgate.protocol's Command)."""
+    """One ref update of a push (gitgate.git.wire's Command)."""
 
     @property
     def ref(self) -> bytes: ...

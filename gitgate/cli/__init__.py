@@ -105,7 +105,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # $HOME/.gunicorn/gunicorn.ctl, shared (and deleted) by every gate of the same user
         "--no-control-socket",
         "--config",
-        "python:gitgate.gunicorn_hooks",  # marks dead workers in the metrics
+        "python:gitgate.ops.gunicorn_hooks",  # marks dead workers in the metrics
         "gitgate.app:get_app()",
     ]
     if not os.environ.get("LISTEN_FDS"):  # systemd socket activation: gunicorn uses the fds

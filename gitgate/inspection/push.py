@@ -50,7 +50,7 @@ class History(Protocol):
     In production a push has none and asks git over its `git_dirs` (gitgate.inspection.history): one
     `git diff-tree` for all of a push's commits. Unit tests build a Push over an in-memory
     object store, with no git dir to run git in, and pass one that diffs trees in Python
-    (tests/unit/factories.py); it must keep gitgate.history's semantics and raise
+    (tests/unit/factories.py); it must keep gitgate.inspection.history's semantics and raise
     MissingObjects for an object it cannot read."""
 
     def changes(self, jobs: Sequence[Job]) -> Iterator[tuple[Job, list[RawChange]]]: ...

@@ -24,7 +24,7 @@ import jwt
 
 from gitgate.auth.urls import check_transport
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("gitgate.upstream_cred")  # the name admins filter on, kept across moves
 
 #: GitHub accepts installation tokens as the password of HTTP Basic with this username.
 GIT_USERNAME = "x-access-token"
