@@ -24,8 +24,9 @@ from gitgate import __version__
 from gitgate.audit.recording import AuditMiddleware
 from gitgate.config import Config
 from gitgate.errors import add_handlers
+from gitgate.git.access import GitService
 from gitgate.git.lfs import LfsRefusal
-from gitgate.git.routes import GitService, InfoRefs, ReceivePackResource, UploadPack
+from gitgate.git.routes import InfoRefs, ReceivePackResource, UploadPack
 from gitgate.ops import shutdown
 from gitgate.runtime import Runtime, build_runtime
 from gitgate.services import Services

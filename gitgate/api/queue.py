@@ -17,7 +17,7 @@ import falcon
 from gitgate.exchange import Caller
 
 if TYPE_CHECKING:
-    from gitgate.git.routes import GitService
+    from gitgate.git.access import GitService
 
 LIST_LIMIT = 50
 
@@ -70,7 +70,7 @@ def entry_json(info: Any) -> dict[str, Any]:
 
 
 class QueueApi:
-    """The resource; `svc` is the gitgate.git.routes.GitService (identity)."""
+    """The resource; `svc` is the gitgate.git.access.GitService (identity)."""
 
     def __init__(self, svc: GitService) -> None:
         self.svc = svc

@@ -22,7 +22,7 @@ from gitgate.exchange import Caller
 from gitgate.repos import BadRepo, canonical_repo
 
 if TYPE_CHECKING:
-    from gitgate.git.routes import GitService
+    from gitgate.git.access import GitService
 
 LFS_MEDIA_TYPE = "application/vnd.git-lfs+json"
 # 422 "Unprocessable Entity": git-lfs prints the server's message as it is (for 404 it adds
