@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from gitgate.config import Config, Rule
 from gitgate.inspection.push import Push, RefUpdate, printable
+
+if TYPE_CHECKING:
+    from gitgate.auth.identity import Identity
+    from gitgate.services import Scanner
 
 # Where a secret found in a ref name or a push option is reported (Finding.path). Such a ref is
 # always refused (no dry run, no break-glass, no queue): queueing or relaying it would store or
@@ -104,8 +108,8 @@ class CheckContext:
     """What checks may use besides the push: config, the scanner, who pushed."""
 
     config: Config
-    scanner: Any = None  # gitgate.scanning.SecretScanner
-    identity: Any = None  # gitgate.auth.Identity
+    scanner: Scanner | None = None  # gitgate.scanning.SecretScanner in production
+    identity: Identity | None = None
     request_id: str = ""
 
 

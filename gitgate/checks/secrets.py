@@ -212,6 +212,9 @@ class Secrets:
         """Scan in batches of ~16 MB of text, all within the push's one time budget."""
         from gitgate.scanning import ScanTimeout
 
+        scanner = ctx.scanner
+        if scanner is None:  # a gate built without one: the check fails, so the ref is refused
+            raise RuntimeError("this gate has no secret scanner")
         deadline = time.monotonic() + ctx.config.scan.time_budget
         hits: dict[bytes, list[SecretHit]] = {}
         batch: list[tuple[bytes, str, bytes]] = []
@@ -222,7 +225,7 @@ class Secrets:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise ScanTimeout("the push's scan budget is spent")
-            hits.update(ctx.scanner.scan(batch, budget_s=left))
+            hits.update(scanner.scan(batch, budget_s=left))
             batch, size = [], 0
 
         for key, item in items.items():

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from dulwich.pack import UnresolvedDeltas
 
@@ -23,6 +23,9 @@ from gitgate.git.wire import Command, PushRequest
 from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded, check_pack
 from gitgate.inspection.push import MissingObjects, Push, build_push
 from gitgate.mask.translate import translated
+
+if TYPE_CHECKING:
+    from gitgate.mask.apply import Known
 
 log = logging.getLogger("gitgate.inspect")
 
@@ -100,7 +103,7 @@ def unpacked(
     commands: Sequence[Command],
     *,
     limits: Limits | None = None,
-    known: Any = None,
+    known: Known | None = None,
 ) -> Iterator[tuple[Quarantine, Push]]:
     """Yield the quarantine and the Push built for `commands` (the updates worth inspecting:
     a ref the pusher may not write is refused without walking its history), fetching the
@@ -120,7 +123,7 @@ def _unpacked(
     req: PushRequest,
     commands: Sequence[Command],
     limits: Limits,
-    known: Any,
+    known: Known | None,
 ) -> Iterator[tuple[Quarantine, Push]]:
     fetched = False
     mirrors.wait_fetch(repo)  # an early fetch, started by the advertisement, may be running

@@ -27,6 +27,7 @@ from gitgate.config import QueueConfig, Rule, parse_duration
 
 if TYPE_CHECKING:
     from gitgate.exchange import Caller, Exchange
+    from gitgate.store.queue_views import PushInfo
 
 log = logging.getLogger("gitgate.hold")
 WAIT_OPTION = "gitgate.wait="
@@ -149,10 +150,10 @@ class Holder:
                 self.stopping.wait(min(POLL_S, left) if left > 0.05 else POLL_S)
 
 
-def _progress(push_id: int, info: object, elapsed: float) -> str:
-    approvals = len(getattr(info, "approvers", ()))
-    required = getattr(info, "approvals_required", 1)
-    if getattr(info, "state", "") == "relaying":
+def _progress(push_id: int, info: PushInfo, elapsed: float) -> str:
+    approvals = len(info.approvers)
+    required = info.approvals_required
+    if info.state == "relaying":
         return f"gitgate: review #{push_id} approved; relaying — {_dur(elapsed)}"
     return (
         f"gitgate: waiting for review #{push_id} ({approvals} of {required} approvals) — "
@@ -160,10 +161,10 @@ def _progress(push_id: int, info: object, elapsed: float) -> str:
     )
 
 
-def _ended(info: object, waited: float) -> Held:
+def _ended(info: PushInfo, waited: float) -> Held:
     from gitgate.outcomes.story import outcome_lines
 
-    state = getattr(info, "state", "")
+    state = info.state
     lines, reason = outcome_lines(info)
     return Held(state, None if state == "relayed" else reason, lines, waited)
 

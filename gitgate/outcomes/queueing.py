@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from gitgate.audit import notify
 from gitgate.audit.webhooks import BreakGlassEvent, QueueEvent
@@ -25,12 +25,15 @@ from gitgate.exchange import Caller, RefStatus
 from gitgate.git.mirror import Mirrors, Quarantine
 from gitgate.git.relay import repack
 from gitgate.git.wire import PushRequest, encode_request_head
-from gitgate.inspection.push import Push, printable
+from gitgate.inspection.push import FileChange, Push, printable
 from gitgate.mask import mapping as mask_mapping
 from gitgate.outcomes.approval import ZERO, combined_review
 from gitgate.policy import Decision
 from gitgate.store import changes
 from gitgate.store.changes import Enqueued
+
+if TYPE_CHECKING:
+    from gitgate.services import Scanner
 
 log = logging.getLogger("gitgate.queueing")
 MAX_SUMMARY_COMMITS = 200
@@ -45,7 +48,7 @@ class QueueService:
 
     config: Config
     mirrors: Mirrors
-    scanner: Any = None
+    scanner: Scanner | None = None
 
     def enqueue(
         self,
@@ -212,7 +215,7 @@ class QueueService:
             "request_id": caller.request_id,
         }
 
-    def _diff(self, push: Any, change: Any) -> str:
+    def _diff(self, push: Push, change: FileChange) -> str:
         """A unified diff of a protected file, with every line a secret scan flags redacted:
         the database must never hold a secret value, not even in a diff."""
 

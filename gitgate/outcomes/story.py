@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gitgate.git.wire import one_line, progress, section_at
 
 log = logging.getLogger("gitgate.story")
+
+if TYPE_CHECKING:
+    from gitgate.exchange import Caller
+    from gitgate.store.queue_views import PushInfo
 
 
 def _branch(ref: str) -> str:
     return ref.removeprefix("refs/heads/")
 
 
-def outcome_lines(info: Any) -> tuple[list[str], str]:
+def outcome_lines(info: PushInfo) -> tuple[list[str], str]:
     """(`remote:` lines, one-line `ng` reason) for a queue entry in a final state."""
     n = info.id
     refs = info.summary.get("ref_updates", [])
@@ -93,7 +97,7 @@ PACKFILE = b"000dpackfile\n"  # protocol v2: the fetch response's packfile secti
 MAX_HEAD = 1 << 20  # the sections before it are small; past this, pass through untouched
 
 
-def on_fetch(body: Iterator[bytes], caller: Any, protocol_v2: bool) -> Iterator[bytes]:
+def on_fetch(body: Iterator[bytes], caller: Caller, protocol_v2: bool) -> Iterator[bytes]:
     """A fetch response with the agent's untold queue outcomes as `remote:` lines, inserted
     right after the v2 `packfile` section header (where git demultiplexes side-band).
 
