@@ -147,7 +147,7 @@ def test_clients_without_side_band(
 
 
 def test_upstream_redirect_names_the_new_repo() -> None:
-    from gitgate.git.routes import moved_to
+    from gitgate.git.access import moved_to
 
     assert moved_to("https://github.com/acme/new-name.git/info/refs?service=x") == "acme/new-name"
     assert moved_to("https://github.com/login") == ""

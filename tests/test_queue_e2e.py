@@ -259,6 +259,9 @@ def test_webhooks_signed_and_a_failing_receiver_blocks_nothing(
         )
         _, _, result = queued_push(gate, repo, tmp_path, name="w2", replicas=7)
         assert "queued for approval as #2" in result.stderr  # the push was not held up
+        # The gate's own upkeep thread may be sending the event right now: stop it (which
+        # waits for its round to end), so the failure is recorded before the tick reads it
+        gate.runtime.services.maintenance.stop()
         gate.runtime.services.maintenance.tick()
     from gitgate.db import connection
     from gitgate.db.models import NotificationOutbox

@@ -7,7 +7,7 @@ backoff; it never raises into its caller, because a failing receiver must never 
 With no ``notify.webhook_url`` it sends nothing and events simply stay in the outbox (set the
 URL later and they are delivered then).
 
-Payload keys the gate uses (all optional; :func:`slack_text` reads them): ``id`` (queued push
+Payload keys the gate uses (all optional; gitgate.audit.slack reads them): ``id`` (queued push
 id), ``repo``, ``pusher``, ``refs``, ``rule``, ``reason``, ``review`` (the push's review page,
 else the CLI command), ``reviewer``, ``approvals``, ``required``, ``detail``, ``overridden``
 (break glass). Each delivery adds ``event``, ``text`` (one Slack-ready line) and ``delivery``
@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import time
 import urllib.error
 import urllib.request
@@ -34,11 +33,11 @@ from urllib.parse import urlsplit
 
 import peewee
 
+from gitgate.audit.slack import jsonable, slack_text
 from gitgate.audit.webhooks import BreakGlassEvent, QueueEvent, webhook_payload
 from gitgate.auth.urls import check_transport
 from gitgate.config import NotifyConfig
 from gitgate.db import db_proxy
-from gitgate.db.fields import iso
 from gitgate.store import outbox
 from gitgate.upstream.credential import load_token_ref
 
@@ -62,8 +61,6 @@ BACKOFF_MAX_S = 3600
 #: A given-up event is parked here: never due again, still visible (attempts, last_error).
 GIVEN_UP_AT = datetime(9999, 1, 1, tzinfo=UTC)
 _BATCH = 5  # events leased at a time, so a lease covers the sends it was taken for
-_FIELD_MAX = 200  # characters of one payload value in the Slack line
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 # (database, waker): a gate's maintenance thread, woken only by events in its own database
@@ -93,7 +90,7 @@ def emit(event: str, payload: dict[str, Any], *, now: datetime | None = None) ->
     makes the change, so the event exists exactly when the change does."""
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r}: one of {', '.join(EVENTS)}")
-    body: dict[str, Any] = _jsonable(payload)
+    body: dict[str, Any] = jsonable(payload)
     body.update(event=event, text=slack_text(event, payload))
     return outbox.add(event, body, now=now)
 
@@ -101,59 +98,6 @@ def emit(event: str, payload: dict[str, Any], *, now: datetime | None = None) ->
 def announce(ev: QueueEvent | BreakGlassEvent) -> int:
     """Queue a typed event (gitgate.audit.webhooks) for delivery, as :func:`emit` does."""
     return emit(ev.event, webhook_payload(ev))
-
-
-def slack_text(event: str, payload: dict[str, Any]) -> str:
-    """One line for people (Slack's ``text``), e.g. ``gitgate: push #42 to acme/app
-    (refs/heads/main) by agent-7 queued for approval: ... Review: gitgate review show 42``."""
-    p = {key: _clean(value) for key, value in payload.items()}
-    push_id = p.get("id")
-    who = f"push #{push_id}" if push_id else "push"
-    if p.get("repo"):
-        who += f" to {p['repo']}"
-    refs = [_clean(r) for r in payload.get("refs") or []]
-    if refs:
-        more = f" +{len(refs) - 3} more" if len(refs) > 3 else ""
-        who += f" ({', '.join(refs[:3])}{more})"
-    if p.get("pusher"):
-        who += f" by {p['pusher']}"
-    review = p.get("review") or (f"gitgate review show {push_id}" if push_id else "")
-    rule = f" (rule {p['rule']})" if p.get("rule") else ""
-    detail = f": {p['detail']}" if p.get("detail") else ""
-    by = f" by {p['reviewer']}" if p.get("reviewer") else ""
-    if event == "queued":
-        reason = f": {p['reason']}" if p.get("reason") else ""
-        tail = f" queued for approval{reason}{rule}." + (f" Review: {review}" if review else "")
-    elif event == "approved":
-        count = (
-            f" ({p['approvals']} of {p['required']} approvals)"
-            if p.get("approvals") and p.get("required")
-            else ""
-        )
-        tail = f" approved{by}{count}"
-    elif event == "rejected":
-        tail = f" rejected{by}{detail}"
-    elif event == "relayed":
-        tail = " relayed upstream"
-    elif event == "stale":
-        tail = f" not relayed, upstream moved on (stale){detail}"
-    elif event == "expired":
-        tail = f" expired without a decision{rule}"
-    elif event == "failed":
-        tail = f" failed to relay{detail}." + (f" See: {review}" if review else "")
-    elif event == "superseded":
-        tail = f" superseded by #{p.get('superseded_by')}, which contains its commits"
-    elif event == "hold":
-        tail = f": the agent is waiting for the review (up to {int(p.get('wait_s') or 0)}s)." + (
-            f" Review: {review}" if review else ""
-        )
-    elif event == "break_glass":
-        bypassed = ", ".join(_clean(r) for r in payload.get("overridden") or []) or "the gate"
-        reason = f" Reason given: {p['reason']}" if p.get("reason") else ""
-        return f"gitgate: BREAK GLASS: {who} bypassed {bypassed}.{reason}"
-    else:
-        tail = f": {event}"
-    return f"gitgate: {who}{tail}"
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -300,26 +244,3 @@ def _reason(ex: object) -> str:
         text = getattr(ex, "strerror", None) or str(ex)
         return f"{type(ex).__name__}: {text}" if text else type(ex).__name__
     return str(ex)
-
-
-def _clean(value: Any) -> Any:
-    """A payload value made safe for one Slack line: no control characters (newlines, terminal
-    escapes), at most 200 characters, and ``& < >`` escaped so that text chosen by an agent (a
-    break-glass reason) cannot become a Slack link or an ``<!channel>`` mention."""
-    if not isinstance(value, str):
-        return value
-    text = _CONTROL.sub(" ", value).strip()
-    if len(text) > _FIELD_MAX:
-        text = text[: _FIELD_MAX - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _jsonable(value: Any) -> Any:
-    """Datetimes as ISO 8601 UTC, tuples as lists: what the outbox's JSON column can hold."""
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(item) for item in value]
-    return value

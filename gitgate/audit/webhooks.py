@@ -1,6 +1,6 @@
 """Webhook events as typed values: a queued push's life, and a break-glass push.
 
-The payload keys are what receivers (and gitgate.audit.notify.slack_text) read, so they are named in
+The payload keys are what receivers (and gitgate.audit.slack.slack_text) read, so they are named in
 one place, :func:`webhook_payload`. A QueueEvent always carries the queued push's id, repo,
 pusher, rule, refs, reason and review link; what an event adds (the reviewer of an approval,
 the wait of a hold, ...) is left out of the payload when the event does not say it.
