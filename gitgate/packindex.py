@@ -1,0 +1,174 @@
+"""Index a pushed pack where it lies: one full read, then only the deltas, then an index.
+
+dulwich's `add_thin_pack` inflated every object four times (gitgate.packlimits' size pre-pass,
+its stream copy, its delta-resolving index pass, and a post-write validation that re-inflates
+and parses every object), and wrote the pack a second time. Here:
+
+1. `packlimits.scan_pack` reads the pack once: the size limits from the headers before
+   anything is inflated (a zip bomb is still refused unread), and, from the same inflated
+   bytes, each whole object's id, each entry's CRC32, the pack's checksum, and every commit,
+   tree and tag parsed by dulwich (the validation `_complete_pack` did afterwards).
+2. dulwich's own delta-chain walker (`UnpackedObjectIterator`) resolves the deltas only, fed
+   with the deltas and the whole objects they build on; a thin pack's outside bases come
+   from the quarantine's store (the mirror): a base it lacks raises `UnresolvedDeltas`.
+3. A thin pack is completed in place (dulwich's `extend_pack` appends the bases), and the
+   index is written beside it by dulwich's `write_pack_index`.
+
+The pack file is never copied: it becomes the quarantine's pack by a hard link. Relies on
+dulwich internals of the pinned version (the walker's `record`/`set_pack_data`, `extend_pack`,
+`PackData`): `DULWICH` below, checked on import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+import dulwich
+from dulwich.object_format import ObjectFormat
+from dulwich.object_store import DiskObjectStore
+from dulwich.objects import RawObjectID, ShaFile
+from dulwich.pack import (
+    DELTA_TYPES,
+    PackData,
+    UnpackedObject,
+    UnpackedObjectIterator,
+    extend_pack,
+    write_pack_index,
+)
+
+from gitgate.packlimits import Entry, PackFormatError, Scan, scan_pack
+
+DULWICH = (1, 2, 21)  # the version whose pack internals this module was written against
+if tuple(dulwich.__version__) != DULWICH:  # pragma: no cover - caught by the test suite
+    raise ImportError(f"gitgate.packindex needs dulwich {DULWICH}, not {dulwich.__version__}")
+
+BLOB = 3
+IndexEntry = tuple[bytes, int, int | None]
+
+
+def validator(fmt: ObjectFormat) -> Callable[[int, list[bytes]], None]:
+    """dulwich's parse of a commit, tree or tag (what its post-write validation ran)."""
+
+    def validate(kind: int, chunks: list[bytes]) -> None:
+        try:
+            ShaFile.from_raw_chunks(kind, chunks, object_format=fmt)
+        except Exception as ex:  # dulwich raises several types; none may quote the bytes
+            raise PackFormatError(f"the pack is corrupt (a malformed {_name(kind)})") from ex
+
+    return validate
+
+
+def _name(kind: int) -> str:
+    return {1: "commit", 2: "tree", 3: "blob", 4: "tag"}.get(kind, "object")
+
+
+def index_in_place(
+    store: DiskObjectStore,
+    pack: BinaryIO,
+    path: Path,
+    *,
+    max_object_bytes: int,
+    max_inflated_bytes: int,
+) -> Path:
+    """Check and index the pack file at `path` (`pack`: it open for reading and writing) and
+    link it into `store`'s pack directory; return the pack's path there.
+
+    Raises PackLimitExceeded / PackFormatError (nothing is linked), UnresolvedDeltas (a thin
+    pack's base is in neither the pack nor the store: fetch and try again; the file is then
+    unchanged). Once completed the file is a whole pack: indexing it again (a retry in a new
+    quarantine) finds nothing to add.
+    """
+    fmt = store.object_format
+    with open(path, "rb") as f:
+        scan = scan_pack(
+            f,
+            max_object_bytes=max_object_bytes,
+            max_inflated_bytes=max_inflated_bytes,
+            hash_size=fmt.oid_length,
+            new_hash=fmt.hash_func,
+            validate=validator(fmt),
+        )
+    entries, ext = _resolve(store, path, scan, fmt)
+    checksum = scan.checksum
+    if os.path.getsize(path) != scan.end:
+        pack.truncate(scan.end)  # bytes after the trailer are not the pack (dulwich ignored them)
+    if ext:
+        pack.seek(0)
+        checksum, extra = extend_pack(
+            pack,
+            ext,
+            get_raw=store.get_raw,
+            object_format=fmt,
+            compression_level=store.pack_compression_level,
+        )
+        pack.flush()
+        entries.extend(extra)
+    entries.sort()
+    base = Path(store.pack_dir) / f"pack-{checksum.hex()}"
+    target = base.with_suffix(".pack")
+    if not target.exists():
+        os.link(path, target)
+    tmp = base.with_suffix(".idx.tmp")
+    with open(tmp, "wb") as idx:
+        write_pack_index(idx, entries, checksum, version=store.pack_index_version)
+    os.chmod(tmp, 0o444)
+    os.replace(tmp, base.with_suffix(".idx"))  # git and dulwich see a pack once its index is there
+    return target
+
+
+def _resolve(
+    store: DiskObjectStore, path: Path, scan: Scan, fmt: ObjectFormat
+) -> tuple[list[IndexEntry], set[RawObjectID]]:
+    """The index entries of every object (deltas resolved by dulwich) and the outside
+    bases a thin pack needs."""
+    entries: list[IndexEntry] = []
+    deltas: list[Entry] = []
+    ofs_bases: set[int] = set()
+    ref_bases: set[bytes] = set()
+    for e in scan.entries:
+        if e.sha is not None:
+            entries.append((e.sha, e.offset, e.crc32))
+        else:
+            deltas.append(e)
+            if isinstance(e.base, int):
+                ofs_bases.add(e.base)
+            elif e.base is not None:
+                ref_bases.add(e.base)
+    if not deltas:
+        return entries, set()
+    walker = UnpackedObjectIterator(
+        None, fmt.hash_func, resolve_ext_ref=store.get_raw, object_format=fmt
+    )
+    for e in scan.entries:
+        if e.sha is None:
+            assert e.base is not None
+            rel = e.offset - e.base if isinstance(e.base, int) else e.base
+            walker.record(UnpackedObject(e.kind, delta_base=rel, offset=e.offset))
+        elif e.offset in ofs_bases or e.sha in ref_bases:  # only bases are inflated again
+            walker.record(UnpackedObject(e.kind, offset=e.offset))
+    by_offset = {e.offset: e for e in deltas}
+    validate = validator(fmt)
+    resolved = 0
+    with PackData(str(path), object_format=fmt) as data:
+        walker.set_pack_data(data)
+        try:
+            for unpacked in walker:
+                delta = by_offset.get(unpacked.offset or 0)
+                if delta is None or unpacked.pack_type_num not in DELTA_TYPES:
+                    continue  # a whole object, already indexed by the scan
+                kind, chunks = unpacked.obj_type_num, unpacked.obj_chunks
+                assert kind is not None and chunks is not None
+                if sum(map(len, chunks)) != delta.result:
+                    raise PackFormatError("the pack is corrupt (a delta builds the wrong size)")
+                if kind != BLOB:
+                    validate(kind, chunks)
+                entries.append((unpacked.sha(), delta.offset, delta.crc32))
+                resolved += 1
+        except AssertionError:  # the walker's own checks: an OFS base that is no entry
+            raise PackFormatError("the pack is corrupt (a delta without its base)") from None
+    if resolved != len(deltas):
+        raise PackFormatError("the pack is corrupt (a delta without its base)")
+    return entries, set(walker.ext_refs())
