@@ -95,11 +95,14 @@ class PackSpool:
         self._file = open(self.pack_path, "w+b")  # noqa: SIM115 - closed by close()
 
     def write(self, data: bytes) -> int:
+        """Append `data` (the request is written in order, once) and move to the end."""
+        n = len(data)
+        self._pos += n
         if self._file is None:
             self.head += data
             start = pack_start(self.head)
             if start is None and len(self.head) <= self._memory:
-                return len(data)
+                return n
             if start is None or start < 0:  # not a head gitgate can split: keep the bytes
                 start = min(len(self.head), self._memory)
             else:
@@ -115,7 +118,7 @@ class PackSpool:
                 self._first += data[: HEADER - len(self._first)]
             self._tail = (self._tail + data[-TRAILER:])[-TRAILER:]
             self._length += len(data)
-        return len(data)
+        return n
 
     def flush(self) -> None:
         if self._file is not None:
