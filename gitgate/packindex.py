@@ -22,6 +22,7 @@ dulwich internals of the pinned version (the walker's `record`/`set_pack_data`, 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -35,6 +36,7 @@ from dulwich.pack import (
     PackData,
     UnpackedObject,
     UnpackedObjectIterator,
+    apply_delta,
     extend_pack,
     write_pack_index,
 )
@@ -46,7 +48,10 @@ if tuple(dulwich.__version__) != DULWICH:  # pragma: no cover - caught by the te
     raise ImportError(f"gitgate.packindex needs dulwich {DULWICH}, not {dulwich.__version__}")
 
 BLOB = 3
+NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 IndexEntry = tuple[bytes, int, int | None]
+CACHE_BYTES = 32 * 1024 * 1024  # recent objects kept as delta bases while the pack is read
+KEEP_BYTES = 1024 * 1024  # a bigger object is never a cached base: its deltas wait for step 2
 
 
 def validator(fmt: ObjectFormat) -> Callable[[int, list[bytes]], None]:
@@ -62,7 +67,7 @@ def validator(fmt: ObjectFormat) -> Callable[[int, list[bytes]], None]:
 
 
 def _name(kind: int) -> str:
-    return {1: "commit", 2: "tree", 3: "blob", 4: "tag"}.get(kind, "object")
+    return NAMES.get(kind, b"object").decode()
 
 
 def index_in_place(
@@ -82,6 +87,7 @@ def index_in_place(
     quarantine) finds nothing to add.
     """
     fmt = store.object_format
+    bases = _Bases(fmt)
     with open(path, "rb") as f:
         scan = scan_pack(
             f,
@@ -89,7 +95,8 @@ def index_in_place(
             max_inflated_bytes=max_inflated_bytes,
             hash_size=fmt.oid_length,
             new_hash=fmt.hash_func,
-            validate=validator(fmt),
+            on_entry=bases.read,
+            keep_blob_bytes=KEEP_BYTES,
         )
     entries, ext = _resolve(store, path, scan, fmt)
     checksum = scan.checksum
@@ -119,46 +126,90 @@ def index_in_place(
     return target
 
 
+class _Bases:
+    """Resolves deltas while the pack is read, from the recent objects it keeps (as git's
+    index-pack keeps a delta base cache): git writes a delta's base shortly before it, so
+    most deltas never need step 2. Each object is validated here, whole or built."""
+
+    def __init__(self, fmt: ObjectFormat) -> None:
+        self.fmt = fmt
+        self.validate = validator(fmt)
+        self.cache: OrderedDict[int, tuple[int, bytes]] = OrderedDict()  # offset: type, data
+        self.offsets: dict[bytes, int] = {}  # id: offset, of the objects read so far
+        self.cached = 0
+
+    def read(self, e: Entry, chunks: list[bytes] | None) -> None:
+        if e.base is None:
+            if e.kind != BLOB:
+                assert chunks is not None
+                self.validate(e.kind, chunks)
+            assert e.sha is not None
+            self.offsets[e.sha] = e.offset
+            if chunks is not None:
+                self._keep(e.offset, e.kind, b"".join(chunks))
+            return
+        at = e.base if isinstance(e.base, int) else self.offsets.get(e.base, -1)
+        base = self.cache.get(at)
+        if base is None or chunks is None:
+            return  # resolved in step 2
+        self.cache.move_to_end(at)
+        kind, data = base[0], b"".join(apply_delta(base[1], chunks))
+        if len(data) != e.result:
+            raise PackFormatError("the pack is corrupt (a delta builds the wrong size)")
+        if kind != BLOB:
+            self.validate(kind, [data])
+        sha = self.fmt.hash_func()
+        sha.update(b"%s %d\0" % (NAMES[kind], len(data)))
+        sha.update(data)
+        e.sha = sha.digest()
+        self.offsets[e.sha] = e.offset
+        self._keep(e.offset, kind, data)
+
+    def _keep(self, offset: int, kind: int, data: bytes) -> None:
+        if len(data) > KEEP_BYTES:
+            return
+        self.cache[offset] = (kind, data)
+        self.cached += len(data)
+        while self.cached > CACHE_BYTES:
+            self.cached -= len(self.cache.popitem(last=False)[1][1])
+
+
 def _resolve(
     store: DiskObjectStore, path: Path, scan: Scan, fmt: ObjectFormat
 ) -> tuple[list[IndexEntry], set[RawObjectID]]:
-    """The index entries of every object (deltas resolved by dulwich) and the outside
-    bases a thin pack needs."""
-    entries: list[IndexEntry] = []
-    deltas: list[Entry] = []
-    ofs_bases: set[int] = set()
-    ref_bases: set[bytes] = set()
-    for e in scan.entries:
-        if e.sha is not None:
-            entries.append((e.sha, e.offset, e.crc32))
-        else:
-            deltas.append(e)
-            if isinstance(e.base, int):
-                ofs_bases.add(e.base)
-            elif e.base is not None:
-                ref_bases.add(e.base)
-    if not deltas:
+    """The index entries of every object, the deltas left over by the read resolved by
+    dulwich's walker, and the outside bases a thin pack needs."""
+    entries: list[IndexEntry] = [(e.sha, e.offset, e.crc32) for e in scan.entries if e.sha]
+    pending = {e.offset: e for e in scan.entries if e.sha is None}
+    if not pending:
         return entries, set()
+    by_offset = {e.offset: e for e in scan.entries}
+    by_sha = {e.sha: e for e in scan.entries if e.sha is not None}
+    needed: set[int] = set()
+    for e in pending.values():  # each left-over delta and its chain, down to a whole object
+        cur: Entry | None = e
+        while cur is not None and cur.offset not in needed:
+            needed.add(cur.offset)
+            if cur.base is None:
+                break
+            cur = by_offset.get(cur.base) if isinstance(cur.base, int) else by_sha.get(cur.base)
     walker = UnpackedObjectIterator(
         None, fmt.hash_func, resolve_ext_ref=store.get_raw, object_format=fmt
     )
     for e in scan.entries:
-        if e.sha is None:
-            assert e.base is not None
-            rel = e.offset - e.base if isinstance(e.base, int) else e.base
-            walker.record(UnpackedObject(e.kind, delta_base=rel, offset=e.offset))
-        elif e.offset in ofs_bases or e.sha in ref_bases:  # only bases are inflated again
-            walker.record(UnpackedObject(e.kind, offset=e.offset))
-    by_offset = {e.offset: e for e in deltas}
+        if e.offset not in needed:
+            continue
+        rel = e.offset - e.base if isinstance(e.base, int) else e.base
+        walker.record(UnpackedObject(e.kind, delta_base=rel, offset=e.offset))
     validate = validator(fmt)
     resolved = 0
     with PackData(str(path), object_format=fmt) as data:
         walker.set_pack_data(data)
         try:
             for unpacked in walker:
-                delta = by_offset.get(unpacked.offset or 0)
+                delta = pending.get(unpacked.offset or 0)
                 if delta is None or unpacked.pack_type_num not in DELTA_TYPES:
-                    continue  # a whole object, already indexed by the scan
+                    continue  # indexed by the read already
                 kind, chunks = unpacked.obj_type_num, unpacked.obj_chunks
                 assert kind is not None and chunks is not None
                 if sum(map(len, chunks)) != delta.result:
@@ -169,6 +220,6 @@ def _resolve(
                 resolved += 1
         except AssertionError:  # the walker's own checks: an OFS base that is no entry
             raise PackFormatError("the pack is corrupt (a delta without its base)") from None
-    if resolved != len(deltas):
+    if resolved != len(pending):
         raise PackFormatError("the pack is corrupt (a delta without its base)")
     return entries, set(walker.ext_refs())

@@ -164,8 +164,8 @@ def check_pack(
     return scan.total
 
 
-# a whole object's type and chunks, checked as it is read (raises on a malformed object)
-Validator = Callable[[int, list[bytes]], None]
+# each entry as it is read, with its inflated data when kept (see scan_pack); may raise
+OnEntry = Callable[[Entry, list[bytes] | None], None]
 
 
 def scan_pack(
@@ -175,14 +175,16 @@ def scan_pack(
     max_inflated_bytes: int,
     hash_size: int = 20,
     new_hash: Callable[[], Hash] | None = None,
-    validate: Validator | None = None,
+    on_entry: OnEntry | None = None,
+    keep_blob_bytes: int = 0,
 ) -> Scan:
     """Walk the pack at `f`'s position, enforcing the limits from the headers as above.
 
     With `new_hash` (the repository's object hash) the walk also records every entry (offset,
-    base, CRC32; a whole object's id from its inflated bytes, which are otherwise dropped),
-    checks the pack's trailing checksum, and passes each commit, tree and tag whole to
-    `validate` (a blob needs no parsing, so no blob is ever held whole here)."""
+    base, CRC32; a whole object's id from its inflated bytes), checks the pack's trailing
+    checksum, and hands each entry to `on_entry` with its inflated data kept for commits,
+    trees, tags, deltas (all within the limits) and blobs up to `keep_blob_bytes`: a bigger
+    blob is never held whole, its data is hashed and dropped as it is inflated."""
     r = _Reader(f, new_hash() if new_hash is not None else None)
     head = r.exact(12)
     if head[:4] != b"PACK" or int.from_bytes(head[4:8], "big") not in (2, 3):
@@ -219,10 +221,11 @@ def scan_pack(
         _limit(size, max_object_bytes, f"a {what} in the pack inflates to", index)
         sha: Hash | None = None
         kept: list[bytes] | None = None
-        if new_hash is not None and base is None:
-            sha = new_hash()
-            sha.update(b"%s %d\0" % (what.encode(), size))
-            if validate is not None and kind != 3:  # blobs are not parsed: never held whole
+        if new_hash is not None:
+            if base is None:
+                sha = new_hash()
+                sha.update(b"%s %d\0" % (what.encode(), size))
+            if on_entry is not None and (kind != 3 or size <= keep_blob_bytes):
                 kept = []
         result = _inflate(
             r,
@@ -235,7 +238,7 @@ def scan_pack(
                 what="a delta in the pack builds an object of",
                 index=index,
             ),
-            sink=None if sha is None else (sha.update if kept is None else _both(sha, kept)),
+            sink=_sink(sha, kept),
         )
         scan.total += result
         if max_inflated_bytes and scan.total > max_inflated_bytes:
@@ -249,8 +252,8 @@ def scan_pack(
         r.settle()
         entry = Entry(offset, kind, result, base, r.crc, sha.digest() if sha else None)
         scan.entries.append(entry)
-        if kept is not None and validate is not None:
-            validate(kind, kept)
+        if on_entry is not None:
+            on_entry(entry, kept)
     if r.digest is not None:
         r.settle()
         scan.checksum = r.exact(hash_size)
@@ -260,12 +263,16 @@ def scan_pack(
     return scan
 
 
-def _both(sha: Hash, kept: list[bytes]) -> Callable[[bytes], None]:
-    def sink(data: bytes) -> None:
+def _sink(sha: Hash | None, kept: list[bytes] | None) -> Callable[[bytes], None] | None:
+    """Where an entry's inflated data goes: the object's hash, the kept chunks, both or none."""
+    if sha is None or kept is None:
+        return sha.update if sha is not None else (kept.append if kept is not None else None)
+
+    def both(data: bytes) -> None:
         sha.update(data)
         kept.append(data)
 
-    return sink
+    return both
 
 
 def _limit(size: int, limit: int, what: str, index: int) -> None:
