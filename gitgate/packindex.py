@@ -30,7 +30,7 @@ from typing import BinaryIO
 import dulwich
 from dulwich.object_format import ObjectFormat
 from dulwich.object_store import DiskObjectStore
-from dulwich.objects import RawObjectID, ShaFile
+from dulwich.objects import RawObjectID, ShaFile, parse_tree
 from dulwich.pack import (
     DELTA_TYPES,
     PackData,
@@ -47,7 +47,7 @@ DULWICH = (1, 2, 21)  # the version whose pack internals this module was written
 if tuple(dulwich.__version__) != DULWICH:  # pragma: no cover - caught by the test suite
     raise ImportError(f"gitgate.packindex needs dulwich {DULWICH}, not {dulwich.__version__}")
 
-BLOB = 3
+TREE, BLOB = 2, 3
 NAMES = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 IndexEntry = tuple[bytes, int, int | None]
 CACHE_BYTES = 32 * 1024 * 1024  # recent objects kept as delta bases while the pack is read
@@ -59,7 +59,10 @@ def validator(fmt: ObjectFormat) -> Callable[[int, list[bytes]], None]:
 
     def validate(kind: int, chunks: list[bytes]) -> None:
         try:
-            ShaFile.from_raw_chunks(kind, chunks, object_format=fmt)
+            if kind == TREE:  # what Tree._deserialize runs, without building the Tree
+                parse_tree(b"".join(chunks), sha_len=fmt.oid_length)
+            else:
+                ShaFile.from_raw_chunks(kind, chunks, object_format=fmt)
         except Exception as ex:  # dulwich raises several types; none may quote the bytes
             raise PackFormatError(f"the pack is corrupt (a malformed {_name(kind)})") from ex
 
@@ -98,10 +101,10 @@ def index_in_place(
             on_entry=bases.read,
             keep_blob_bytes=KEEP_BYTES,
         )
+    if os.path.getsize(path) != scan.end:  # git's index-pack: "pack has junk at the end"
+        raise PackFormatError("the pack is corrupt (data after its end)")
     entries, ext = _resolve(store, path, scan, fmt)
     checksum = scan.checksum
-    if os.path.getsize(path) != scan.end:
-        pack.truncate(scan.end)  # bytes after the trailer are not the pack (dulwich ignored them)
     if ext:
         pack.seek(0)
         checksum, extra = extend_pack(

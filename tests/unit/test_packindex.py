@@ -165,8 +165,9 @@ def test_a_truncated_pack_is_refused(store: DiskObjectStore, tmp_path: Path, cut
         _index(store, data[:cut], tmp_path / "cut.pack")
 
 
-def test_bytes_after_the_trailer_are_not_the_pack(store: DiskObjectStore, tmp_path: Path) -> None:
+def test_bytes_after_the_trailer_are_refused(store: DiskObjectStore, tmp_path: Path) -> None:
+    """As git's index-pack does ("pack has junk at the end"): upstream would refuse them."""
     work = _repo(tmp_path, {"a.txt": b"hello\n"})
-    data = _pack(work, "HEAD")
-    target = _index(store, data + b"junk", tmp_path / "junk.pack")
-    assert target.read_bytes() == data
+    with pytest.raises(PackFormatError, match="data after its end"):
+        _index(store, _pack(work, "HEAD") + b"junk", tmp_path / "junk.pack")
+    assert list(Path(store.pack_dir).iterdir()) == []
