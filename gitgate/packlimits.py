@@ -1,25 +1,19 @@
 """Size limits read from a pack's object headers, before anything is inflated for real.
 
-A 1 MB push can hold a blob that inflates to 1 GiB: zlib compresses zeros ~1000:1. dulwich
-inflates each object whole into memory (and resolves deltas whole), so the limits must hold
-before the pack reaches it. Each pack entry's header states its type and inflated size; a
-delta's own header (the first bytes of its inflated data) states the size of the object it
-builds. This pre-pass walks the spooled pack once, reading those sizes:
+A 1 MB push can hold a blob that inflates to 1 GiB: zlib compresses zeros ~1000:1. Each pack
+entry's header states its type and inflated size; a delta's own header (the first bytes of
+its inflated data) states the size of the object it builds. The walk reads those sizes:
 
 - an object (or a delta's result) over `max_object_bytes` is refused from its header alone,
   before a byte of it is inflated;
 - the sum of all objects' sizes over `max_inflated_bytes` is refused (a zip bomb made of many
   objects, each small enough on its own).
 
-To find where the next entry starts the compressed stream must still be inflated, but in
-bounded chunks: memory stays at a few hundred KiB whatever the pack holds, and time is bounded
-by `max_inflated_bytes`. An entry that inflates to more than its header said is corrupt: the
-walk stops there rather than trusting the stream.
-
-Since every byte is inflated here anyway, `scan_pack` makes this walk the pack's one full read
-(issue #17): with a hash given it also computes each whole object's id, each entry's CRC32 and
-the pack's checksum, and hands commits, trees and tags to a validator, so indexing the pack
-(gitgate/packindex.py) only has to resolve the deltas.
+The stream is inflated in bounded chunks: memory stays at a few hundred KiB whatever the pack
+holds (unless the caller keeps objects: scan_pack), and time is bounded by
+`max_inflated_bytes`. An entry that inflates to more than its header said is corrupt: the walk
+stops there rather than trusting the stream. Since every byte is inflated here anyway, this
+walk is also the pack's one full read when it is indexed (gitgate/packindex.py, issue #17).
 """
 
 from __future__ import annotations
