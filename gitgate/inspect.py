@@ -48,7 +48,9 @@ class Limits:
     max_inflated_bytes: int = 0
 
 
-def _add_pack(q: Quarantine, spool: BinaryIO, req: PushRequest, limits: Limits) -> int:
+def _add_pack(
+    q: Quarantine, spool: BinaryIO, req: PushRequest, limits: Limits, blob_sizes: dict[bytes, int]
+) -> int:
     size = spool.seek(0, 2) - req.pack_offset
     if not req.needs_pack:
         return 0
@@ -64,6 +66,7 @@ def _add_pack(q: Quarantine, spool: BinaryIO, req: PushRequest, limits: Limits) 
                 path,
                 max_object_bytes=limits.max_object_bytes,
                 max_inflated_bytes=limits.max_inflated_bytes,
+                blob_sizes=blob_sizes,
             )
         except PackLimitExceeded as ex:
             raise OverLimit(str(ex)) from None
@@ -143,7 +146,8 @@ def _unpacked(
         try:
             if known is not None and known.originals:
                 q.store.add_objects([(o, None) for o in known.originals])
-            size = _add_pack(q, spool, req, limits)
+            blob_sizes: dict[bytes, int] = {}
+            size = _add_pack(q, spool, req, limits, blob_sizes)
             push = Push(
                 repo=repo,
                 updates=[],
@@ -152,6 +156,7 @@ def _unpacked(
                 push_options=[o.decode("utf-8", "replace") for o in req.push_options],
                 pack_bytes=size,
                 git_dirs=(str(mirrors.path(repo)), str(q.objects)),
+                blob_sizes=blob_sizes,
             )
             if known is not None and known.ids:
                 translated(push, known.ids)

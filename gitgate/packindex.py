@@ -80,9 +80,11 @@ def index_in_place(
     *,
     max_object_bytes: int,
     max_inflated_bytes: int,
+    blob_sizes: dict[bytes, int] | None = None,
 ) -> Path:
     """Check and index the pack file at `path` (`pack`: it open for reading and writing) and
-    link it into `store`'s pack directory; return the pack's path there.
+    link it into `store`'s pack directory; return the pack's path there. `blob_sizes` gets
+    the size of each blob in the pack (by hex id), which the read learnt for free.
 
     Raises PackLimitExceeded / PackFormatError (nothing is linked), UnresolvedDeltas (a thin
     pack's base is in neither the pack nor the store: fetch and try again; the file is then
@@ -90,7 +92,7 @@ def index_in_place(
     quarantine) finds nothing to add.
     """
     fmt = store.object_format
-    bases = _Bases(fmt)
+    bases = _Bases(fmt, {} if blob_sizes is None else blob_sizes)
     with open(path, "rb") as f:
         scan = scan_pack(
             f,
@@ -103,7 +105,7 @@ def index_in_place(
         )
     if os.path.getsize(path) != scan.end:  # git's index-pack: "pack has junk at the end"
         raise PackFormatError("the pack is corrupt (data after its end)")
-    entries, ext = _resolve(store, path, scan, fmt)
+    entries, ext = _resolve(store, path, scan, bases)
     checksum = scan.checksum
     if ext:
         pack.seek(0)
@@ -134,8 +136,9 @@ class _Bases:
     index-pack keeps a delta base cache): git writes a delta's base shortly before it, so
     most deltas never need step 2. Each object is validated here, whole or built."""
 
-    def __init__(self, fmt: ObjectFormat) -> None:
+    def __init__(self, fmt: ObjectFormat, blob_sizes: dict[bytes, int]) -> None:
         self.fmt = fmt
+        self.blob_sizes = blob_sizes
         self.validate = validator(fmt)
         self.cache: OrderedDict[int, tuple[int, bytes]] = OrderedDict()  # offset: type, data
         self.offsets: dict[bytes, int] = {}  # id: offset, of the objects read so far
@@ -148,6 +151,8 @@ class _Bases:
                 self.validate(e.kind, chunks)
             assert e.sha is not None
             self.offsets[e.sha] = e.offset
+            if e.kind == BLOB:
+                self.blob_sizes[e.sha.hex().encode()] = e.result
             if chunks is not None:
                 self._keep(e.offset, e.kind, b"".join(chunks))
             return
@@ -166,6 +171,8 @@ class _Bases:
         sha.update(data)
         e.sha = sha.digest()
         self.offsets[e.sha] = e.offset
+        if kind == BLOB:
+            self.blob_sizes[e.sha.hex().encode()] = len(data)
         self._keep(e.offset, kind, data)
 
     def _keep(self, offset: int, kind: int, data: bytes) -> None:
@@ -178,7 +185,7 @@ class _Bases:
 
 
 def _resolve(
-    store: DiskObjectStore, path: Path, scan: Scan, fmt: ObjectFormat
+    store: DiskObjectStore, path: Path, scan: Scan, bases: _Bases
 ) -> tuple[list[IndexEntry], set[RawObjectID]]:
     """The index entries of every object, the deltas left over by the read resolved by
     dulwich's walker, and the outside bases a thin pack needs."""
@@ -196,6 +203,7 @@ def _resolve(
             if cur.base is None:
                 break
             cur = by_offset.get(cur.base) if isinstance(cur.base, int) else by_sha.get(cur.base)
+    fmt = bases.fmt
     walker = UnpackedObjectIterator(
         None, fmt.hash_func, resolve_ext_ref=store.get_raw, object_format=fmt
     )
@@ -204,7 +212,7 @@ def _resolve(
             continue
         rel = e.offset - e.base if isinstance(e.base, int) else e.base
         walker.record(UnpackedObject(e.kind, delta_base=rel, offset=e.offset))
-    validate = validator(fmt)
+    validate = bases.validate
     resolved = 0
     with PackData(str(path), object_format=fmt) as data:
         walker.set_pack_data(data)
@@ -219,6 +227,8 @@ def _resolve(
                     raise PackFormatError("the pack is corrupt (a delta builds the wrong size)")
                 if kind != BLOB:
                     validate(kind, chunks)
+                else:
+                    bases.blob_sizes[unpacked.sha().hex().encode()] = delta.result
                 entries.append((unpacked.sha(), delta.offset, delta.crc32))
                 resolved += 1
         except AssertionError:  # the walker's own checks: an OFS base that is no entry

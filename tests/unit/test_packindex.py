@@ -16,7 +16,7 @@ from dulwich.object_store import DiskObjectStore
 from dulwich.objects import ObjectID
 from dulwich.pack import UnresolvedDeltas
 
-from gitgate import packlimits
+from gitgate import packindex, packlimits
 from gitgate.packindex import index_in_place
 from gitgate.packlimits import PackFormatError, PackLimitExceeded
 from tests.fixtures.upstream import git, git_env
@@ -61,10 +61,19 @@ def store(tmp_path: Path) -> Iterator[DiskObjectStore]:
     s.close()
 
 
-def _index(store: DiskObjectStore, data: bytes, path: Path, *, limit: int = 0) -> Path:
+def _index(
+    store: DiskObjectStore,
+    data: bytes,
+    path: Path,
+    *,
+    limit: int = 0,
+    sizes: dict[bytes, int] | None = None,
+) -> Path:
     path.write_bytes(data)
     with open(path, "r+b") as f:
-        return index_in_place(store, f, path, max_object_bytes=limit, max_inflated_bytes=limit)
+        return index_in_place(
+            store, f, path, max_object_bytes=limit, max_inflated_bytes=limit, blob_sizes=sizes
+        )
 
 
 def _ids(work: Path) -> set[str]:
@@ -72,18 +81,28 @@ def _ids(work: Path) -> set[str]:
     return set(out.stdout.split())
 
 
-def test_a_pack_with_deltas_is_indexed_as_git_would(store: DiskObjectStore, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cached", [True, False], ids=["bases-cached", "walker"])
+def test_a_pack_with_deltas_is_indexed_as_git_would(
+    store: DiskObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
+) -> None:
+    if not cached:  # no base kept while reading: every delta is dulwich's walker's
+        monkeypatch.setattr(packindex, "KEEP_BYTES", 0)
     text = os.urandom(4000).hex().encode()
     work = _repo(tmp_path, {"a.txt": text})
     for i in range(6):  # the older versions become deltas on the newest
         _commit(work, {"a.txt": text + b"line %d\n" % i * (i + 1)}, f"v{i}")
     data = _pack(work, "HEAD", extra=["--depth=50"])
-    target = _index(store, data, tmp_path / "in.pack")
+    sizes: dict[bytes, int] = {}
+    target = _index(store, data, tmp_path / "in.pack", sizes=sizes)
     assert target.read_bytes() == data  # a whole pack is indexed as it is, not rewritten
     for oid in _ids(work):
         assert ObjectID(oid.encode()) in store
     verify = git("verify-pack", "-v", str(target.with_suffix(".idx")), cwd=tmp_path)
     assert "chain length = 1: 6 objects" in verify.stdout
+    fmt = "--batch-check=%(objectname) %(objecttype) %(objectsize)"
+    listing = git("cat-file", "--batch-all-objects", fmt, cwd=work).stdout.split("\n")
+    expected = {o.encode(): int(n) for o, t, n in (x.split() for x in listing if x) if t == "blob"}
+    assert sizes == expected and len(sizes) == 7  # whole and built blobs alike
 
 
 def test_a_thin_pack_is_completed_in_place_from_the_store(
