@@ -1,4 +1,4 @@
-"""Index a pushed pack where it lies: one full read, then only the deltas, then an index.
+"""Index a pushed pack where it lies: one full read, the left-over deltas, then an index.
 
 dulwich's `add_thin_pack` inflated every object four times (gitgate.packlimits' size pre-pass,
 its stream copy, its delta-resolving index pass, and a post-write validation that re-inflates
@@ -6,17 +6,20 @@ and parses every object), and wrote the pack a second time. Here:
 
 1. `packlimits.scan_pack` reads the pack once: the size limits from the headers before
    anything is inflated (a zip bomb is still refused unread), and, from the same inflated
-   bytes, each whole object's id, each entry's CRC32, the pack's checksum, and every commit,
-   tree and tag parsed by dulwich (the validation `_complete_pack` did afterwards).
-2. dulwich's own delta-chain walker (`UnpackedObjectIterator`) resolves the deltas only, fed
-   with the deltas and the whole objects they build on; a thin pack's outside bases come
-   from the quarantine's store (the mirror): a base it lacks raises `UnresolvedDeltas`.
+   bytes, each whole object's id, each entry's CRC32 and the pack's checksum. `_Bases`
+   resolves most deltas during that read, from a bounded cache of recent objects (as git's
+   index-pack does), and has dulwich parse every commit, tree and tag, whole or built (the
+   validation `_complete_pack` ran afterwards).
+2. dulwich's own delta-chain walker (`UnpackedObjectIterator`) resolves what is left (a base
+   too big to cache, evicted, later in the pack, or outside it), fed with those deltas and
+   their chains; a thin pack's outside bases come from the quarantine's store (the mirror):
+   a base it lacks raises `UnresolvedDeltas`.
 3. A thin pack is completed in place (dulwich's `extend_pack` appends the bases), and the
    index is written beside it by dulwich's `write_pack_index`.
 
 The pack file is never copied: it becomes the quarantine's pack by a hard link. Relies on
 dulwich internals of the pinned version (the walker's `record`/`set_pack_data`, `extend_pack`,
-`PackData`): `DULWICH` below, checked on import.
+`PackData`, `apply_delta`): `DULWICH` below, checked on import.
 """
 
 from __future__ import annotations

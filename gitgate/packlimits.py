@@ -50,7 +50,8 @@ def _mb(n: int) -> str:
 @dataclass(slots=True)
 class Entry:
     """One pack entry as the walk found it. `base`: an OFS_DELTA's base offset (absolute), a
-    REF_DELTA's base id, None for a whole object; `sha`: a whole object's id (scan_pack)."""
+    REF_DELTA's base id, None for a whole object; `sha`: the object's id once known (a whole
+    object's from the walk, a delta's once resolved); `result`: the object's size."""
 
     offset: int
     kind: int
