@@ -1,10 +1,11 @@
 """A spooled push whose pack is already a file of its own, so it is never copied again.
 
-A push request is its command section (pkt-lines, a few KB) then the pack (up to GBs). The
-spool keeps the first in memory and writes the pack bytes straight into a file beside the
-push quarantines (`{data_dir}/quarantine/push-*/`, swept like a quarantine if a worker
-dies). The quarantine indexes that file where it lies and hard-links it in
-(gitgate.packindex), so a push takes its size on disk once, not twice (issue #11).
+A push request is its command section (pkt-lines, a few KB) then the pack (up to GBs). A push
+over `storage.spool_memory_bytes` keeps the first in memory and writes the pack bytes straight
+into a file beside the push quarantines (`{data_dir}/quarantine/push-*/`, swept like one if a
+worker dies). The quarantine indexes that file where it lies and hard-links it in
+(gitgate.packindex), so a push takes its size on disk once, not twice (issue #11). A smaller
+push stays in memory whole, as before, and its pack is written once, into the quarantine.
 
 Read back, the spool is still the request exactly as the client sent it: completing a thin
 pack in place rewrites its header and appends the bases after it, so the pack's first 12 and
@@ -58,10 +59,12 @@ def pack_start(head: bytes | bytearray) -> int | None:
 
 
 class PackSpool:
-    """A push request as one seekable, readable stream: head in memory, pack in its file.
+    """A push request as one seekable, readable stream: up to `memory` bytes in memory whole;
+    past that, the head in memory and the pack in its file.
 
-    `pack_offset` is where the pack starts (None if the head never parsed: then every byte
-    after the first `memory` ones is in the file, and the quarantine copies the pack)."""
+    `pack_offset` is where the pack in the file starts: None while the push is in memory, or
+    if its head did not parse (every byte after the first `memory` ones is then in the file);
+    the quarantine then copies the pack, as it did before."""
 
     def __init__(self, data_dir: str, memory: int) -> None:
         self.head = bytearray()
@@ -100,11 +103,11 @@ class PackSpool:
         self._pos += n
         if self._file is None:
             self.head += data
+            if len(self.head) <= self._memory:
+                return n  # a small push stays in memory whole (its pack is copied once)
             start = pack_start(self.head)
-            if start is None and len(self.head) <= self._memory:
-                return n
             if start is None or start < 0:  # not a head gitgate can split: keep the bytes
-                start = min(len(self.head), self._memory)
+                start = self._memory
             else:
                 self.pack_offset = start
             rest = bytes(self.head[start:])

@@ -66,8 +66,8 @@ class ByteCounter:
 
 
 def spool_body(stream: BinaryIO, limit: int, memory: int, data_dir: str) -> BinaryIO:
-    """Read the whole request into a spool (its head in memory, the pack in a file of its own
-    in the data dir, which the quarantine then uses where it lies: gitgate.packspool).
+    """Read the whole request into a spool (memory first; past `memory`, the pack goes to a
+    file of its own in the data dir, which the quarantine uses where it lies: gitgate.packspool).
 
     Past `limit` the rest is read and dropped (up to twice the limit) so the client gets the
     answer instead of a broken pipe; only the head is kept to name the refs in the answer.

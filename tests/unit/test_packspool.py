@@ -84,3 +84,13 @@ def test_a_head_that_is_not_pkt_lines_is_still_spooled_whole(tmp_path: Path) -> 
     spool.seek(0)
     assert spool.read() == data
     spool.close()
+
+
+def test_a_push_within_the_memory_bound_stays_in_memory(tmp_path: Path) -> None:
+    data = _request(b"report-status", [], b"PACK" + bytes(500))
+    spool = spool_body(io.BytesIO(data), len(data), 1024, str(tmp_path))
+    assert isinstance(spool, PackSpool) and spool.pack_offset is None  # the quarantine copies it
+    assert not (tmp_path / "quarantine").exists()
+    spool.seek(0)
+    assert spool.read() == data
+    spool.close()
