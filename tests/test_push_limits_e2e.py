@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from dulwich.object_store import DiskObjectStore
 
+from gitgate.inspection import packindex
 from tests.fixtures.gate import GateServer
 from tests.fixtures.upstream import git, rev, upstream_ref
 
@@ -19,15 +20,16 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def unpacks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
-    """Every pack the gate hands to dulwich (which inflates objects whole, in memory)."""
+    """Every pack the gate hands to dulwich to index (its delta walker inflates objects whole,
+    in memory): gitgate.packindex's step after the read that enforces the limits."""
     calls: list[Any] = []
-    real = DiskObjectStore.add_thin_pack
+    real = packindex._resolve
 
-    def spy(self: DiskObjectStore, *args: Any, **kw: Any) -> Any:
-        calls.append(self.path)
-        return real(self, *args, **kw)
+    def spy(store: DiskObjectStore, *args: Any, **kw: Any) -> Any:
+        calls.append(store.path)
+        return real(store, *args, **kw)
 
-    monkeypatch.setattr(DiskObjectStore, "add_thin_pack", spy)
+    monkeypatch.setattr(packindex, "_resolve", spy)
     yield calls
 
 

@@ -8,12 +8,12 @@ answer instead of a broken pipe. Fetches are not spooled: their bodies stream th
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO, cast
 
 import falcon
 
+from gitgate.git.packspool import PackSpool
 from gitgate.ops import diskfull
 
 READ_CHUNK = 64 * 1024
@@ -66,13 +66,15 @@ class ByteCounter:
 
 
 def spool_body(stream: BinaryIO, limit: int, memory: int, data_dir: str) -> BinaryIO:
-    """Read the whole request into a spool (memory first, then a file in the data dir).
+    """Read the whole request into a spool (memory first; past `memory`, the pack goes to a
+    file of its own in the data dir, which the quarantine uses where it lies:
+    gitgate.git.packspool).
 
     Past `limit` the rest is read and dropped (up to twice the limit) so the client gets the
     answer instead of a broken pipe; only the head is kept to name the refs in the answer.
     """
-    # a binary file object in all but its typeshed type (SpooledTemporaryFile is not BinaryIO)
-    spool = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=memory, dir=data_dir))  # noqa: SIM115
+    # a binary file object in all but its type (PackSpool reads, seeks and writes like one)
+    spool = cast(BinaryIO, PackSpool(data_dir, memory))
     total = 0
     head = bytearray()  # what was spooled in memory: enough to name the refs if the disk is full
     try:

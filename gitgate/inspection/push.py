@@ -123,6 +123,9 @@ class Push:
     known: dict[bytes, bytes] = field(default_factory=dict)  # the same, as stored
     queued_map: Any = None  # a queued masked push's gitgate.mask.apply.Masked (its map)
     history: History | None = None  # None: git over git_dirs (see History)
+    # the pushed pack's blobs by id: their sizes, which the unpack read
+    # (gitgate.inspection.packindex)
+    blob_sizes: dict[bytes, int] = field(default_factory=dict)
 
     _blobs: OrderedDict[bytes, Blob] = field(default_factory=OrderedDict, repr=False)
     _blob_bytes: int = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,8 +20,10 @@ from dulwich.pack import UnresolvedDeltas
 from gitgate.checks.base import Check, CheckContext, Verdict
 from gitgate.config import Rule
 from gitgate.git.mirror import Mirrors, Quarantine
+from gitgate.git.packspool import PackSpool
 from gitgate.git.wire import Command, PushRequest
-from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded, check_pack
+from gitgate.inspection.packindex import index_in_place
+from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded
 from gitgate.inspection.push import MissingObjects, Push, build_push
 from gitgate.mask.translate import translated
 
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from gitgate.mask.apply import Known
 
 log = logging.getLogger("gitgate.inspect")
+COPY_CHUNK = 1024 * 1024
 
 
 class UnpackError(Exception):
@@ -47,51 +51,59 @@ class Limits:
     max_inflated_bytes: int = 0
 
 
-def _add_pack(q: Quarantine, spool: BinaryIO, req: PushRequest, limits: Limits) -> int:
-    spool.seek(0, 2)
-    size = spool.tell() - req.pack_offset
+def _add_pack(
+    q: Quarantine, spool: BinaryIO, req: PushRequest, limits: Limits, blob_sizes: dict[bytes, int]
+) -> int:
+    size = spool.seek(0, 2) - req.pack_offset
     if not req.needs_pack:
         return 0
-    spool.seek(req.pack_offset)
-    hash_size = 32 if b"object-format=sha256" in req.capabilities else 20
-    try:
-        # before dulwich sees it: dulwich inflates every object whole, in memory
-        check_pack(
-            spool,
-            max_object_bytes=limits.max_object_bytes,
-            max_inflated_bytes=limits.max_inflated_bytes,
-            hash_size=hash_size,
-        )
-    except PackLimitExceeded as ex:
-        raise OverLimit(str(ex)) from None
-    except PackFormatError as ex:
-        raise UnpackError(str(ex)) from None
-    spool.seek(req.pack_offset)
-    limit = limits.max_bytes
-
-    def read_all(n: int) -> bytes:
-        data = spool.read(n)
-        if len(data) < n:
-            raise UnpackError("the pack is truncated")
-        return data
-
-    try:
-        q.store.add_thin_pack(read_all, spool.read, max_input_size=limit or None)
-    except (KeyError, MissingObjects):
-        raise
-    except UnresolvedDeltas as ex:
-        # A thin pack's delta base is missing: the mirror is behind upstream (or the client
-        # made the pack against objects upstream does not have). Fetch and try again.
-        raise MissingObjects(f"{len(ex.shas)} unresolved delta base(s)") from None
-    except UnpackError:
-        raise
-    except OSError:
-        raise  # the gate's own disk (full, failing): never "the pack is corrupt"
-    except Exception as ex:
-        # APPSEC: the message of a zlib/delta error can quote pack bytes; show only its type.
-        log.info("unpack failed: %s", type(ex).__name__)
-        raise UnpackError(f"the pack is corrupt ({type(ex).__name__})") from None
+    if limits.max_bytes and size > limits.max_bytes:  # the spool stops first; kept as a bound
+        raise OverLimit("the pack is over the gate's size limit (storage.max_push_bytes)")
+    with _pack_file(q, spool, req) as (pack, path):
+        try:
+            # one read: the limits from the headers before anything is inflated, then ids,
+            # checksum and validation from the same pass; dulwich resolves the deltas
+            index_in_place(
+                q.store,
+                pack,
+                path,
+                max_object_bytes=limits.max_object_bytes,
+                max_inflated_bytes=limits.max_inflated_bytes,
+                blob_sizes=blob_sizes,
+            )
+        except PackLimitExceeded as ex:
+            raise OverLimit(str(ex)) from None
+        except PackFormatError as ex:
+            raise UnpackError(str(ex)) from None
+        except (KeyError, MissingObjects):
+            raise
+        except UnresolvedDeltas as ex:
+            # A thin pack's delta base is missing: the mirror is behind upstream (or the
+            # client made the pack against objects upstream does not have). Fetch and retry.
+            raise MissingObjects(f"{len(ex.shas)} unresolved delta base(s)") from None
+        except OSError:
+            raise  # the gate's own disk (full, failing): never "the pack is corrupt"
+        except Exception as ex:
+            # APPSEC: the message of a zlib/delta error can quote pack bytes; show its type.
+            log.info("unpack failed: %s", type(ex).__name__)
+            raise UnpackError(f"the pack is corrupt ({type(ex).__name__})") from None
     return size
+
+
+@contextlib.contextmanager
+def _pack_file(q: Quarantine, spool: BinaryIO, req: PushRequest) -> Iterator[tuple[BinaryIO, Path]]:
+    """The pushed pack as a file of its own: the spool's (gitgate.git.packspool: indexed where it
+    lies, never copied), or, for a spool that is one stream (a queued or API push), a copy
+    in the quarantine."""
+    if isinstance(spool, PackSpool) and spool.pack_offset == req.pack_offset:
+        yield spool.pack_file, spool.pack_path
+        return
+    path = q.dir / "incoming.pack"
+    spool.seek(req.pack_offset)
+    with open(path, "w+b") as pack:
+        shutil.copyfileobj(spool, pack, COPY_CHUNK)
+        pack.flush()
+        yield pack, path
 
 
 @contextlib.contextmanager
@@ -137,7 +149,8 @@ def _unpacked(
         try:
             if known is not None and known.originals:
                 q.store.add_objects([(o, None) for o in known.originals])
-            size = _add_pack(q, spool, req, limits)
+            blob_sizes: dict[bytes, int] = {}
+            size = _add_pack(q, spool, req, limits, blob_sizes)
             push = Push(
                 repo=repo,
                 updates=[],
@@ -146,6 +159,7 @@ def _unpacked(
                 push_options=[o.decode("utf-8", "replace") for o in req.push_options],
                 pack_bytes=size,
                 git_dirs=(str(mirrors.path(repo)), str(q.objects)),
+                blob_sizes=blob_sizes,
             )
             if known is not None and known.ids:
                 translated(push, known.ids)

@@ -65,3 +65,23 @@ def test_an_update_without_new_content_gets_no_verdict() -> None:
     gone = repo.commit({"README.md": None}, parents=[base])
     assert run(make_push(repo, update(REF, base, gone))) == []
     assert run(make_push(repo, update(REF, base, None))) == []
+
+
+def test_a_blob_the_unpack_knows_is_too_big_for_a_pointer_is_not_read() -> None:
+    repo, base = seeded()
+    big = b"x" * 2048
+    tip = repo.commit({"data.bin": big, "assets/logo.png": POINTER}, parents=[base])
+    push = make_push(repo, update(REF, base, tip))
+    big_id = repo.files[tip][b"data.bin"][0]
+    read: list[bytes] = []
+    real = push.blob
+
+    def blob(blob_id: bytes) -> object:
+        read.append(blob_id)
+        return real(blob_id)
+
+    push.blob = blob  # type: ignore[method-assign]
+    push.blob_sizes[big_id] = len(big)  # as gitgate.inspection.packindex reports it
+    (v,) = run(push)
+    assert big_id not in read and read  # the pointer is still read, and found
+    assert [f.path for f in v.findings] == ["assets/logo.png"]

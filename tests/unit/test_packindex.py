@@ -1,0 +1,193 @@
+"""The one-read pack indexer (gitgate/inspection/packindex.py) over packs made by the real git:
+limits
+before inflation, delta chains, thin packs completed in place, corrupt and truncated packs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dulwich.object_store import DiskObjectStore
+from dulwich.objects import ObjectID
+from dulwich.pack import UnresolvedDeltas
+
+from gitgate.inspection import packindex, packlimits
+from gitgate.inspection.packindex import index_in_place
+from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded
+from tests.fixtures.upstream import git, git_env
+
+MiB = 1024 * 1024
+
+
+def _commit(work: Path, files: dict[str, bytes], message: str = "c") -> str:
+    for name, data in files.items():
+        (work / name).write_bytes(data)
+    git("add", ".", cwd=work)
+    git("-c", "user.name=t", "-c", "user.email=t@e", "commit", "-q", "-m", message, cwd=work)
+    return git("rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
+def _repo(tmp_path: Path, files: dict[str, bytes]) -> Path:
+    work = tmp_path / "repo"
+    git("init", "-q", str(work))
+    _commit(work, files)
+    return work
+
+
+def _pack(work: Path, revs: str, *, thin: bool = False, extra: list[str] | None = None) -> bytes:
+    args = ["git", "pack-objects", "--stdout", "--revs", *(["--thin"] if thin else [])]
+    out = subprocess.run(
+        [*args, *(extra or [])],
+        cwd=work,
+        env=git_env(),
+        input=(revs + "\n").encode(),
+        capture_output=True,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DiskObjectStore]:
+    """An empty object store (a quarantine with nothing borrowed)."""
+    git("init", "--bare", "-q", str(tmp_path / "q"))
+    s = DiskObjectStore(str(tmp_path / "q" / "objects"))
+    yield s
+    s.close()
+
+
+def _index(
+    store: DiskObjectStore,
+    data: bytes,
+    path: Path,
+    *,
+    limit: int = 0,
+    sizes: dict[bytes, int] | None = None,
+) -> Path:
+    path.write_bytes(data)
+    with open(path, "r+b") as f:
+        return index_in_place(
+            store, f, path, max_object_bytes=limit, max_inflated_bytes=limit, blob_sizes=sizes
+        )
+
+
+def _ids(work: Path) -> set[str]:
+    out = git("cat-file", "--batch-all-objects", "--batch-check=%(objectname)", cwd=work)
+    return set(out.stdout.split())
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["bases-cached", "walker"])
+def test_a_pack_with_deltas_is_indexed_as_git_would(
+    store: DiskObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
+) -> None:
+    if not cached:  # no base kept while reading: every delta is dulwich's walker's
+        monkeypatch.setattr(packindex, "KEEP_BYTES", 0)
+    text = os.urandom(4000).hex().encode()
+    work = _repo(tmp_path, {"a.txt": text})
+    for i in range(6):  # the older versions become deltas on the newest
+        _commit(work, {"a.txt": text + b"line %d\n" % i * (i + 1)}, f"v{i}")
+    data = _pack(work, "HEAD", extra=["--depth=50"])
+    sizes: dict[bytes, int] = {}
+    target = _index(store, data, tmp_path / "in.pack", sizes=sizes)
+    assert target.read_bytes() == data  # a whole pack is indexed as it is, not rewritten
+    for oid in _ids(work):
+        assert ObjectID(oid.encode()) in store
+    verify = git("verify-pack", "-v", str(target.with_suffix(".idx")), cwd=tmp_path)
+    assert "chain length = 1: 6 objects" in verify.stdout
+    fmt = "--batch-check=%(objectname) %(objecttype) %(objectsize)"
+    listing = git("cat-file", "--batch-all-objects", fmt, cwd=work).stdout.split("\n")
+    expected = {o.encode(): int(n) for o, t, n in (x.split() for x in listing if x) if t == "blob"}
+    assert sizes == expected and len(sizes) == 7  # whole and built blobs alike
+
+
+def test_a_thin_pack_is_completed_in_place_from_the_store(
+    store: DiskObjectStore, tmp_path: Path
+) -> None:
+    base = os.urandom(600_000)
+    work = _repo(tmp_path, {"data.bin": base})
+    old = _pack(work, "HEAD")
+    _commit(work, {"data.bin": base + b"more"}, "grow")
+    thin = _pack(work, "HEAD\n^HEAD~1", thin=True)
+    assert len(thin) < 10_000  # the new blob is a delta on one the pack does not hold
+    with pytest.raises(UnresolvedDeltas):  # the base is nowhere: the caller fetches, retries
+        _index(store, thin, tmp_path / "thin.pack")
+    assert (tmp_path / "thin.pack").read_bytes() == thin  # untouched by the failed attempt
+    _index(store, old, tmp_path / "old.pack")  # now the store has the base
+    target = _index(store, thin, tmp_path / "thin.pack")
+    assert target.samefile(tmp_path / "thin.pack")  # linked, not copied
+    completed = target.read_bytes()
+    assert completed[12:-20].startswith(thin[12:-20]) and len(completed) > len(thin)
+    assert git("verify-pack", str(target.with_suffix(".idx")), cwd=tmp_path).returncode == 0
+    assert ObjectID(git("rev-parse", "HEAD:data.bin", cwd=work).stdout.strip().encode()) in store
+
+
+def test_limits_are_refused_from_the_headers_before_inflating(
+    store: DiskObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = _repo(tmp_path, {"zeros.bin": bytes(64 * MiB)})
+    data = _pack(work, "HEAD")
+    inflated: list[int] = []
+    real = zlib.decompressobj
+
+    class Counting:
+        def __init__(self) -> None:
+            self.d = real()
+
+        def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+            out = self.d.decompress(data, max_length)
+            inflated.append(len(out))
+            return out
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.d, name)
+
+    monkeypatch.setattr(packlimits.zlib, "decompressobj", Counting)
+    with pytest.raises(PackLimitExceeded, match=r"a blob in the pack inflates to 67\.1 MB"):
+        _index(store, data, tmp_path / "bomb.pack", limit=MiB)
+    assert sum(inflated) < MiB
+    assert list(Path(store.pack_dir).iterdir()) == []  # nothing entered the store
+
+
+def test_a_corrupt_pack_is_refused_and_not_linked(store: DiskObjectStore, tmp_path: Path) -> None:
+    work = _repo(tmp_path, {"a.txt": os.urandom(3000)})
+    data = bytearray(_pack(work, "HEAD"))
+    data[-25] ^= 0xFF  # inside the last object's compressed data
+    with pytest.raises((PackFormatError, zlib.error)):
+        _index(store, bytes(data), tmp_path / "bad.pack")
+    data = bytearray(_pack(work, "HEAD"))
+    data[-1] ^= 0xFF  # the checksum
+    with pytest.raises(PackFormatError, match="checksum"):
+        _index(store, bytes(data), tmp_path / "bad.pack")
+    assert list(Path(store.pack_dir).iterdir()) == []
+
+
+def test_a_malformed_tree_is_refused(store: DiskObjectStore, tmp_path: Path) -> None:
+    body = b"100644 a.txt"  # no NUL, no id: not a tree
+    entry = bytes([0x20 | len(body)]) + zlib.compress(body)
+    head = b"PACK" + (2).to_bytes(4, "big") + (1).to_bytes(4, "big")
+    data = head + entry
+    data += hashlib.sha1(data).digest()
+    with pytest.raises(PackFormatError, match="a malformed tree"):
+        _index(store, data, tmp_path / "tree.pack")
+
+
+@pytest.mark.parametrize("cut", [5, 12, 40, -30, -5])
+def test_a_truncated_pack_is_refused(store: DiskObjectStore, tmp_path: Path, cut: int) -> None:
+    work = _repo(tmp_path, {"a.txt": os.urandom(2000)})
+    data = _pack(work, "HEAD")
+    with pytest.raises(PackFormatError, match="the pack is"):
+        _index(store, data[:cut], tmp_path / "cut.pack")
+
+
+def test_bytes_after_the_trailer_are_refused(store: DiskObjectStore, tmp_path: Path) -> None:
+    """As git's index-pack does ("pack has junk at the end"): upstream would refuse them."""
+    work = _repo(tmp_path, {"a.txt": b"hello\n"})
+    with pytest.raises(PackFormatError, match="data after its end"):
+        _index(store, _pack(work, "HEAD") + b"junk", tmp_path / "junk.pack")
+    assert list(Path(store.pack_dir).iterdir()) == []
