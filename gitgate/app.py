@@ -199,6 +199,7 @@ def get_app() -> falcon.App:
 
     # SIGTERM: stop scans now and refuse what they were checking, then gunicorn's own stop
     shutdown.install(services.stopping, scanner.abort, close)
+    scanner.prestart()  # the first push does not wait for the scanner's processes (#11)
     _end_holds_on_term(runtime)
     return app
 

@@ -62,6 +62,10 @@ class Scanner(Protocol):
         self, blobs: Sequence[tuple[bytes, str, bytes]], *, budget_s: float
     ) -> dict[bytes, list[SecretHit]]: ...
 
+    def prestart(self) -> object:
+        """Start its processes in the background (a gunicorn worker, as it boots)."""
+        ...
+
     def abort(self) -> None:
         """Stop now (SIGTERM): a scan in progress raises ScanAborted."""
         ...

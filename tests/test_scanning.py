@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,3 +191,55 @@ def test_abort_stops_a_scan_in_progress_and_its_workers() -> None:
     assert all(not w.is_alive() for w in workers)
     with pytest.raises(ScanAborted):
         scanner.scan([blob(b"y = 2\n")], budget_s=BUDGET)
+
+
+def test_abort_while_the_pool_starts_leaves_no_pool_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM while the pool is being started (200 ms; at worker boot when it is
+    prestarted): abort() found no pool to stop, and the new one was then published and left
+    running. The abort now wins: the new pool is terminated and the scan is ScanAborted."""
+    import multiprocessing
+    from multiprocessing.context import BaseContext
+
+    from gitgate.scanning import ScanAborted
+
+    scanner = SecretScanner(workers=1)
+    started: list[Any] = []
+
+    def pool_then_sigterm(self: BaseContext, *args: Any, **kwargs: Any) -> Any:
+        pool = BaseContext.Pool(self, *args, **kwargs)
+        started.append(pool)
+        scanner.abort()  # arrives while the pool is coming up
+        return pool
+
+    context_type = type(multiprocessing.get_context("forkserver"))
+    monkeypatch.setattr(context_type, "Pool", pool_then_sigterm)
+    try:
+        with pytest.raises(ScanAborted):
+            scanner.scan([blob(b"x = 1\n")], budget_s=BUDGET)
+        [pool] = started
+        with pytest.raises(ValueError):  # "Pool not running": it was terminated
+            pool.apply(int)
+    finally:
+        for pool in started:
+            pool.terminate()
+
+
+def test_prestart_starts_the_pool_and_a_scan_uses_it() -> None:
+    scanner = SecretScanner(workers=1)
+    try:
+        scanner.prestart().join(60)
+        assert scanner._pool is not None
+        pool = scanner._pool
+        assert scanner.scan([blob(b"x = 1\n")], budget_s=BUDGET) != {}
+        assert scanner._pool is pool  # not started again
+    finally:
+        scanner.close()
+
+
+def test_prestart_after_abort_starts_nothing() -> None:
+    scanner = SecretScanner(workers=1)
+    scanner.abort()
+    scanner.prestart().join(60)
+    assert scanner._pool is None

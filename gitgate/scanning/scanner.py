@@ -115,6 +115,8 @@ class SecretScanner:
         self._allowlist = _allowlist(allowlist_hashes)
         self._cache: LruCache[CacheKey, tuple[RawHit, ...]] = LruCache(cache_size)
         self._lock = threading.Lock()  # one scan at a time owns the pool
+        # Guards publishing and taking the pool against abort(), which never waits for _lock
+        self._state = threading.Lock()
         self._pool: Pool | None = None
         self._pool_pid = 0
         self._closed = False
@@ -162,10 +164,20 @@ class SecretScanner:
             self._closed = True
             self._discard_pool()
 
+    def prestart(self) -> threading.Thread:
+        """Start the worker processes now, in the background, so that the first push does not
+        wait for them (180-220 ms): a gunicorn worker calls it as it boots (gitgate.app). A
+        scan arriving meanwhile waits for the pool as it would have started it itself; an
+        abort() meanwhile ends it (see `_ensure_pool`)."""
+        thread = threading.Thread(target=self._prestart, name="scanner-prestart", daemon=True)
+        thread.start()
+        return thread
+
     def abort(self) -> None:
         """Stop the workers now, for shutdown: a scan in progress raises ScanAborted at once
         (it does not wait for the lock it holds). The scanner cannot be used after."""
-        self._aborted = self._closed = True
+        with self._state:  # no pool is published after this (see _ensure_pool)
+            self._aborted = self._closed = True
         wake = self._wake
         if wake is not None:
             wake.set()
@@ -239,22 +251,44 @@ class SecretScanner:
                 raw[keys[index]].update(hits)
         return {key: tuple(sorted(hits)) for key, hits in raw.items()}
 
+    def _prestart(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                self._ensure_pool()
+            except ScanAborted:
+                pass
+            except Exception:  # the first scan will try again, and fail closed if it must
+                log.exception("could not start the secret scanner's processes")
+
     def _ensure_pool(self) -> Pool:
+        """The pool, started if need be; called with `_lock` held.
+
+        Starting a pool takes 200 ms, and abort() (SIGTERM) does not wait for `_lock`: an
+        abort during the start used to find no pool to stop, and the new one was then
+        published and left running. Now the pool is published under `_state`, only if no
+        abort came first; otherwise it is terminated here and the caller gets ScanAborted."""
         if self._aborted:  # abort() ran after the caller's check: start nothing new
             raise ScanAborted("the gate is shutting down")
-        if self._pool is not None and self._pool_pid != os.getpid():
-            self._pool = None  # inherited through a fork: its threads stayed in the parent
-        if self._pool is None:
-            context = multiprocessing.get_context("forkserver")
-            # The fork server imports the engine once; each new worker is a cheap fork of it.
-            context.set_forkserver_preload([engine.__name__])
-            self._pool = context.Pool(
-                self._workers, initializer=engine.init_worker, initargs=(os.getpid(),)
-            )
-            self._pool_pid = os.getpid()
-        return self._pool
+        pool = self._pool
+        if pool is not None and self._pool_pid == os.getpid():
+            return pool
+        # None, or inherited through a fork: its threads stayed in the parent
+        context = multiprocessing.get_context("forkserver")
+        # The fork server imports the engine once; each new worker is a cheap fork of it.
+        context.set_forkserver_preload([engine.__name__])
+        pool = context.Pool(self._workers, initializer=engine.init_worker, initargs=(os.getpid(),))
+        with self._state:
+            if not self._aborted:
+                self._pool, self._pool_pid = pool, os.getpid()
+                return pool
+        pool.terminate()
+        raise ScanAborted("the gate is shutting down")
 
     def _discard_pool(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None and self._pool_pid == os.getpid():
+        with self._state:
+            pool, self._pool = self._pool, None
+            mine = self._pool_pid == os.getpid()
+        if pool is not None and mine:
             pool.terminate()
