@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import jwt
@@ -21,6 +22,7 @@ from gitgate.auth.identity import AuthError, AuthUnavailable, Identity
 from gitgate.auth.issuers import OidcIssuerConfig
 from gitgate.auth.oidc import OidcVerifier
 from gitgate.auth.revocation import RevocationStore, ensure_not_revoked
+from gitgate.auth.tokencache import SigningKeys, TokenCache, Verified
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,10 @@ MAX_TOKEN_CHARS = 8192
 NO_CREDENTIALS = "no credentials: use your gitgate token as the password"
 
 
-class _Verifier(Protocol):
+class _Verifier(SigningKeys, Protocol):
+    """An issuer: verifies its tokens; `key_in_force` (gitgate.auth.tokencache) names the key
+    it would use now, so that a cached token stands only while that key does."""
+
     def verify(self, token: str, header: dict[str, Any]) -> Identity: ...
 
 
@@ -41,8 +46,11 @@ class Authenticator:
         gate: GateIssuer | None,
         oidc: Sequence[OidcIssuerConfig],
         revocations: RevocationStore,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.revocations = revocations
+        self._verified = TokenCache(clock=clock)  # gitgate.auth.tokencache: why it is safe
         self._gate = gate
         self._by_iss: dict[str, _Verifier] = {}
         names: set[str] = set()
@@ -72,6 +80,17 @@ class Authenticator:
 
     def _authenticate(self, authorization_header: str | None) -> Identity:
         token = token_from_header(authorization_header)
+        key = TokenCache.key(token)
+        known = self._verified.get(key)
+        if known is not None and self._key_in_force(known.verifier, known.header) == known.key:
+            try:  # verified before, with the key still in force: only revocation can change
+                for store in known.revocations:
+                    ensure_not_revoked(store, known.identity.token_id or "")
+            except AuthError as ex:
+                if not isinstance(ex, AuthUnavailable):
+                    self._verified.drop(key)
+                raise
+            return known.identity
         try:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
@@ -83,11 +102,16 @@ class Authenticator:
         verifier = self._by_iss.get(iss)
         if verifier is None:
             raise AuthError("unknown issuer")
+        checked: list[RevocationStore] = []
         try:
             identity = verifier.verify(token, header)
-            gate_checked = verifier is self._gate and self._gate.revocations is self.revocations
-            if identity.token_id is not None and not gate_checked:
-                ensure_not_revoked(self.revocations, identity.token_id)
+            gate = self._gate if verifier is self._gate else None
+            if identity.token_id is not None:
+                if gate is not None:
+                    checked.append(gate.revocations)  # GateIssuer.verify checked it
+                if gate is None or gate.revocations is not self.revocations:
+                    ensure_not_revoked(self.revocations, identity.token_id)
+                    checked.append(self.revocations)
         except AuthError:
             raise
         except Exception as ex:
@@ -95,7 +119,23 @@ class Authenticator:
             # closed, but as the gate's fault so the agent keeps its credentials.
             log.error("cannot verify a token of %s: %s", iss, type(ex).__name__)
             raise AuthUnavailable("the gate cannot verify tokens right now") from None
+        exp = unverified.get("exp")  # verified with the signature just now; required
+        signed_by = self._key_in_force(verifier, header)
+        if signed_by is not None and isinstance(exp, int | float) and not isinstance(exp, bool):
+            self._verified.put(
+                key,
+                Verified(identity, tuple(checked), float(exp), verifier, header, signed_by),
+            )
         return identity
+
+    def _key_in_force(self, verifier: SigningKeys, header: dict[str, Any]) -> object | None:
+        """The key `verifier` holds for this header now; None when it holds none. A cached
+        token is served only while this equals the key that verified it (same material, same
+        retirement): a key withdrawn, retired or replaced sends it to full verification."""
+        try:
+            return verifier.key_in_force(header)
+        except Exception:  # AuthError, or a key store down: verification decides and says
+            return None
 
 
 def token_from_header(value: str | None) -> str:

@@ -108,6 +108,11 @@ class GateIssuer:
         """The public key as a JWKS, for services that want to verify gate tokens themselves."""
         return {"keys": [self.signing_key.public_jwk()]}
 
+    def key_in_force(self, header: dict[str, Any]) -> object | None:
+        """The key `verify` would use for this header now (the key store's cached object)."""
+        kid = header.get("kid")
+        return self.keys.verification_key(kid) if isinstance(kid, str) and kid else None
+
     def verify(self, token: str, header: dict[str, Any]) -> Identity:
         """Verify a gate token whose unverified ``iss`` named this issuer.
 

@@ -72,6 +72,13 @@ class OidcVerifier:
             token_id=jti if isinstance(jti, str) and jti else None,
         )
 
+    def key_in_force(self, header: dict[str, Any]) -> object | None:
+        """The key `verify` would use for this header now (the key set's object)."""
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            return None
+        return self._key_for(kid)
+
     def _key_for(self, kid: str | None) -> PyJWK:
         if self._client is not None:
             if kid is None:
