@@ -90,11 +90,11 @@ def scan_text(push: Push, change: FileChange, max_bytes: int) -> bytes | None:
     line at a time, so this finds exactly what the whole file would, on those lines, and a
     one-line edit of a large file scans one line). None for binary content."""
     assert change.new_blob is not None
-    data = push.blob(change.new_blob).as_raw_string()
+    data = push.blob_data(change.new_blob)
     if b"\0" in data[:8000]:  # binary, as git decides
         return None
     if change.old_blob and change.kind != "add":
-        old = push.blob(change.old_blob).as_raw_string()
+        old = push.blob_data(change.old_blob)
         if b"\0" not in old[:8000]:
             data = blank_unchanged(old, data)
     return data[:max_bytes]
@@ -125,7 +125,7 @@ class ScanItem:
         placed = self.path not in UNSTORABLE_PATHS
         blob = self.change.new_blob if self.change is not None else None
         if hits and placed and self.key not in lines:  # once per text, whatever the hits, refs
-            text = push.blob(blob).as_raw_string() if blob is not None else self.message
+            text = push.blob_data(blob) if blob is not None else self.message
             lines[self.key] = line_starts(text)
         return [
             Finding(

@@ -44,6 +44,7 @@ from dulwich.pack import (
     write_pack_index,
 )
 
+from gitgate.inspection.packblobs import PackBlobs
 from gitgate.inspection.packlimits import Entry, PackFormatError, Scan, scan_pack
 
 DULWICH = (1, 2, 21)  # the version whose pack internals this module was written against
@@ -86,10 +87,12 @@ def index_in_place(
     max_object_bytes: int,
     max_inflated_bytes: int,
     blob_sizes: dict[bytes, int] | None = None,
+    blobs: PackBlobs | None = None,
 ) -> Path:
     """Check and index the pack file at `path` (`pack`: it open for reading and writing) and
     link it into `store`'s pack directory; return the pack's path there. `blob_sizes` gets
-    the size of each blob in the pack (by hex id), which the read learnt for free.
+    the size of each blob in the pack (by hex id), which the read learnt for free; `blobs`
+    is offered each small blob's bytes, which it inflated anyway (the checks read them next).
 
     Raises PackLimitExceeded / PackFormatError (nothing is linked), UnresolvedDeltas (a thin
     pack's base is in neither the pack nor the store: fetch and try again; the file is then
@@ -97,7 +100,7 @@ def index_in_place(
     quarantine) finds nothing to add.
     """
     fmt = store.object_format
-    bases = _Bases(fmt, {} if blob_sizes is None else blob_sizes)
+    bases = _Bases(fmt, {} if blob_sizes is None else blob_sizes, blobs)
     with open(path, "rb") as f:
         scan = scan_pack(
             f,
@@ -141,9 +144,12 @@ class _Bases:
     index-pack keeps a delta base cache): git writes a delta's base shortly before it, so
     most deltas never need step 2. Each object is validated here, whole or built."""
 
-    def __init__(self, fmt: ObjectFormat, blob_sizes: dict[bytes, int]) -> None:
+    def __init__(
+        self, fmt: ObjectFormat, blob_sizes: dict[bytes, int], blobs: PackBlobs | None = None
+    ) -> None:
         self.fmt = fmt
         self.blob_sizes = blob_sizes
+        self.blobs = blobs
         self.validate = validator(fmt)
         self.cache: OrderedDict[int, tuple[int, bytes]] = OrderedDict()  # offset: type, data
         self.offsets: dict[bytes, int] = {}  # id: offset, of the objects read so far
@@ -156,10 +162,11 @@ class _Bases:
                 self.validate(e.kind, chunks)
             assert e.sha is not None
             self.offsets[e.sha] = e.offset
+            data = b"".join(chunks) if chunks is not None else None  # None: a blob too big
+            if data is not None:
+                self._keep(e.offset, e.kind, data)
             if e.kind == BLOB:
-                self.blob_sizes[e.sha.hex().encode()] = e.result
-            if chunks is not None:
-                self._keep(e.offset, e.kind, b"".join(chunks))
+                self.found_blob(e.sha, e.result, None if data is None else [data])
             return
         at = e.base if isinstance(e.base, int) else self.offsets.get(e.base, -1)
         base = self.cache.get(at)
@@ -177,8 +184,16 @@ class _Bases:
         e.sha = sha.digest()
         self.offsets[e.sha] = e.offset
         if kind == BLOB:
-            self.blob_sizes[e.sha.hex().encode()] = len(data)
+            self.found_blob(e.sha, len(data), [data])
         self._keep(e.offset, kind, data)
+
+    def found_blob(self, sha: bytes, size: int, chunks: list[bytes] | None) -> None:
+        """A blob of the pack, read: its size, and its bytes when they are at hand (joined
+        only when small enough to keep)."""
+        hex_id = sha.hex().encode()
+        self.blob_sizes[hex_id] = size
+        if chunks is not None and self.blobs is not None and size <= self.blobs.max_blob:
+            self.blobs.offer(hex_id, b"".join(chunks))
 
     def _keep(self, offset: int, kind: int, data: bytes) -> None:
         if len(data) > KEEP_BYTES:
@@ -233,7 +248,7 @@ def _resolve(
                 if kind != BLOB:
                     validate(kind, chunks)
                 else:
-                    bases.blob_sizes[unpacked.sha().hex().encode()] = delta.result
+                    bases.found_blob(unpacked.sha(), delta.result, chunks)
                 entries.append((unpacked.sha(), delta.offset, delta.crc32))
                 resolved += 1
         except AssertionError:  # the walker's own checks: an OFS base that is no entry

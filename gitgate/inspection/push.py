@@ -35,6 +35,7 @@ from gitgate.inspection.history import (
     is_gitlink,
     path_changes,
 )
+from gitgate.inspection.packblobs import PackBlobs
 
 MAX_COMMITS = 200_000
 BLOB_CACHE_BYTES = 16 * 1024 * 1024  # per push, whatever the push's size
@@ -126,9 +127,18 @@ class Push:
     # the pushed pack's blobs by id: their sizes, which the unpack read
     # (gitgate.inspection.packindex)
     blob_sizes: dict[bytes, int] = field(default_factory=dict)
+    # the pack's small blobs as the unpack inflated them (gitgate.inspection.packblobs)
+    pack_blobs: PackBlobs | None = None
 
     _blobs: OrderedDict[bytes, Blob] = field(default_factory=OrderedDict, repr=False)
     _blob_bytes: int = 0
+
+    def blob_data(self, blob_id: bytes) -> bytes:
+        """A blob's bytes: from what the unpack kept when it has them (no second read of the
+        pack), else through `blob`."""
+        if self.pack_blobs is not None and (data := self.pack_blobs.get(blob_id)) is not None:
+            return data
+        return self.blob(blob_id).as_raw_string()
 
     def blob(self, blob_id: bytes) -> Blob:
         """A blob, from a small cache first: the old side of a modification is usually the

@@ -18,6 +18,7 @@ from dulwich.objects import ObjectID
 from dulwich.pack import UnresolvedDeltas
 
 from gitgate.inspection import packindex, packlimits
+from gitgate.inspection.packblobs import PackBlobs
 from gitgate.inspection.packindex import index_in_place
 from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded
 from tests.fixtures.upstream import git, git_env
@@ -104,6 +105,38 @@ def test_a_pack_with_deltas_is_indexed_as_git_would(
     listing = git("cat-file", "--batch-all-objects", fmt, cwd=work).stdout.split("\n")
     expected = {o.encode(): int(n) for o, t, n in (x.split() for x in listing if x) if t == "blob"}
     assert sizes == expected and len(sizes) == 7  # whole and built blobs alike
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["bases-cached", "walker"])
+def test_the_read_keeps_each_small_blob_it_inflated(
+    store: DiskObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
+) -> None:
+    """Whole, built during the read and built by dulwich's walker alike, byte for byte what
+    git has; a blob over the per-blob bound is not kept (the checks read it from the store)."""
+    if not cached:
+        monkeypatch.setattr(packindex, "KEEP_BYTES", 0)
+    text = os.urandom(1000).hex().encode()  # 2,000 bytes: deltas on each other, kept
+    big = os.urandom(3000)
+    work = _repo(tmp_path, {"a.txt": text, "big.bin": big})
+    for i in range(4):
+        _commit(work, {"a.txt": text + b"line %d\n" % i * (i + 1)}, f"v{i}")
+    data = _pack(work, "HEAD", extra=["--depth=50"])
+    path = tmp_path / "in.pack"
+    path.write_bytes(data)
+    blobs = PackBlobs(max_blob=2500)
+    with open(path, "r+b") as f:
+        index_in_place(store, f, path, max_object_bytes=0, max_inflated_bytes=0, blobs=blobs)
+    fmt = "--batch-check=%(objectname) %(objecttype) %(objectsize)"
+    listing = git("cat-file", "--batch-all-objects", fmt, cwd=work).stdout.split("\n")
+    small = [o for o, t, n in (x.split() for x in listing if x) if t == "blob" and int(n) <= 2500]
+    # with no base kept the read holds no whole blob either: only the 4 built ones are kept
+    assert len(small) == 5 and blobs.count == (5 if cached else 4)
+    for oid in small:
+        want = git("cat-file", "blob", oid, cwd=work).stdout.encode()  # hex text: ASCII
+        assert blobs.get(oid.encode()) in (want, None)
+    assert sum(blobs.get(oid.encode()) is not None for oid in small) == blobs.count
+    big_id = git("rev-parse", "HEAD:big.bin", cwd=work).stdout.strip().encode()
+    assert blobs.get(big_id) is None
 
 
 def test_a_thin_pack_is_completed_in_place_from_the_store(
