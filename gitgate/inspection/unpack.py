@@ -22,7 +22,7 @@ from gitgate.config import Rule
 from gitgate.git.mirror import Mirrors, Quarantine
 from gitgate.git.packspool import PackSpool
 from gitgate.git.wire import Command, PushRequest
-from gitgate.inspection.packblobs import PackBlobs
+from gitgate.inspection.packcache import PackCache
 from gitgate.inspection.packindex import index_in_place
 from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded
 from gitgate.inspection.push import MissingObjects, Push, build_push
@@ -58,7 +58,7 @@ def _add_pack(
     req: PushRequest,
     limits: Limits,
     blob_sizes: dict[bytes, int],
-    blobs: PackBlobs | None = None,
+    cache: PackCache | None = None,
 ) -> int:
     size = spool.seek(0, 2) - req.pack_offset
     if not req.needs_pack:
@@ -76,7 +76,7 @@ def _add_pack(
                 max_object_bytes=limits.max_object_bytes,
                 max_inflated_bytes=limits.max_inflated_bytes,
                 blob_sizes=blob_sizes,
-                blobs=blobs,
+                cache=cache,
             )
         except PackLimitExceeded as ex:
             raise OverLimit(str(ex)) from None
@@ -157,8 +157,8 @@ def _unpacked(
             if known is not None and known.originals:
                 q.store.add_objects([(o, None) for o in known.originals])
             blob_sizes: dict[bytes, int] = {}
-            blobs = PackBlobs()  # the small blobs the unpack inflates, for the checks
-            size = _add_pack(q, spool, req, limits, blob_sizes, blobs)
+            cache = PackCache()  # what the unpack read, for building the push and the checks
+            size = _add_pack(q, spool, req, limits, blob_sizes, cache)
             push = Push(
                 repo=repo,
                 updates=[],
@@ -168,7 +168,7 @@ def _unpacked(
                 pack_bytes=size,
                 git_dirs=(str(mirrors.path(repo)), str(q.objects)),
                 blob_sizes=blob_sizes,
-                pack_blobs=blobs,
+                pack_cache=cache,
             )
             if known is not None and known.ids:
                 translated(push, known.ids)
@@ -196,7 +196,7 @@ def _unpacked(
         try:
             yield q, push
         finally:
-            blobs.clear()  # the push may outlive its quarantine (a held push): not its blobs
+            cache.clear()  # the push may outlive its quarantine (a held push): not this
             q.close()
         return
 

@@ -18,7 +18,7 @@ from dulwich.objects import ObjectID
 from dulwich.pack import UnresolvedDeltas
 
 from gitgate.inspection import packindex, packlimits
-from gitgate.inspection.packblobs import PackBlobs
+from gitgate.inspection.packcache import PackCache
 from gitgate.inspection.packindex import index_in_place
 from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded
 from tests.fixtures.upstream import git, git_env
@@ -108,7 +108,7 @@ def test_a_pack_with_deltas_is_indexed_as_git_would(
 
 
 @pytest.mark.parametrize("cached", [True, False], ids=["bases-cached", "walker"])
-def test_the_read_keeps_each_small_blob_it_inflated(
+def test_the_read_keeps_each_small_blob_and_commit_it_read(
     store: DiskObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
 ) -> None:
     """Whole, built during the read and built by dulwich's walker alike, byte for byte what
@@ -123,20 +123,26 @@ def test_the_read_keeps_each_small_blob_it_inflated(
     data = _pack(work, "HEAD", extra=["--depth=50"])
     path = tmp_path / "in.pack"
     path.write_bytes(data)
-    blobs = PackBlobs(max_blob=2500)
+    cache = PackCache(max_blob=2500)
     with open(path, "r+b") as f:
-        index_in_place(store, f, path, max_object_bytes=0, max_inflated_bytes=0, blobs=blobs)
+        index_in_place(store, f, path, max_object_bytes=0, max_inflated_bytes=0, cache=cache)
     fmt = "--batch-check=%(objectname) %(objecttype) %(objectsize)"
     listing = git("cat-file", "--batch-all-objects", fmt, cwd=work).stdout.split("\n")
     small = [o for o, t, n in (x.split() for x in listing if x) if t == "blob" and int(n) <= 2500]
     # with no base kept the read holds no whole blob either: only the 4 built ones are kept
-    assert len(small) == 5 and blobs.count == (5 if cached else 4)
-    for oid in small:
-        want = git("cat-file", "blob", oid, cwd=work).stdout.encode()  # hex text: ASCII
-        assert blobs.get(oid.encode()) in (want, None)
-    assert sum(blobs.get(oid.encode()) is not None for oid in small) == blobs.count
+    kept = [oid for oid in small if cache.blob(oid.encode()) is not None]
+    assert len(small) == 5 and len(kept) == (5 if cached else 4)
+    for oid in kept:
+        assert cache.blob(oid.encode()) == git("cat-file", "blob", oid, cwd=work).stdout.encode()
     big_id = git("rev-parse", "HEAD:big.bin", cwd=work).stdout.strip().encode()
-    assert blobs.get(big_id) is None
+    assert cache.blob(big_id) is None
+    log = git("log", "--format=%H %P", "HEAD", cwd=work).stdout.splitlines()
+    assert cache.count == len(kept) + len(log) == len(kept) + 5
+    for line in log:  # every commit as the validation parsed it, with git's id and parents
+        oid, *parents = line.split()
+        commit = cache.commit(oid.encode())
+        assert commit is not None and commit.id == oid.encode()
+        assert commit.parents == [p.encode() for p in parents]
 
 
 def test_a_thin_pack_is_completed_in_place_from_the_store(
