@@ -39,9 +39,7 @@ if TYPE_CHECKING:  # the scanner (and detect-secrets) is imported when a push is
     from gitgate.scanning.model import SecretHit
 
 HASH_CHARS = 12
-# text per scan call: one is scanned while the next is prepared, so at most two are held at
-# once whatever the push's size; small enough that a history's texts make several
-BATCH_BYTES = 1024 * 1024
+BATCH_BYTES = 16 * 1024 * 1024  # text held in memory at once, whatever the push's size
 
 
 def added_lines(old: bytes, new: bytes) -> set[int]:
@@ -211,29 +209,36 @@ class Secrets:
     def _scan(
         self, push: Push, items: Mapping[bytes, ScanItem], ctx: CheckContext
     ) -> dict[bytes, list[SecretHit]]:
-        """Scan in batches of ~1 MB of text, all within the push's one time budget; each batch
-        is scanned while the next is prepared (gitgate.scanning.overlap)."""
-        from gitgate.scanning.overlap import Overlapped
+        """Scan in batches of ~16 MB of text, all within the push's one time budget."""
+        from gitgate.scanning import ScanTimeout
 
         scanner = ctx.scanner
         if scanner is None:  # a gate built without one: the check fails, so the ref is refused
             raise RuntimeError("this gate has no secret scanner")
         deadline = time.monotonic() + ctx.config.scan.time_budget
+        hits: dict[bytes, list[SecretHit]] = {}
         batch: list[tuple[bytes, str, bytes]] = []
         size = 0
-        with Overlapped(lambda texts, left: scanner.scan(texts, budget_s=left), deadline) as scans:
-            for key, item in items.items():
-                text = item.text(push, ctx.config.scan.max_blob_bytes)
-                if text is None:
-                    continue
-                batch.append((key, item.path, text))
-                size += len(text)
-                if size >= BATCH_BYTES:
-                    scans.submit(batch)
-                    batch, size = [], 0
-            if batch:
-                scans.submit(batch)
-            return scans.finish()
+
+        def flush() -> None:
+            nonlocal batch, size
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ScanTimeout("the push's scan budget is spent")
+            hits.update(scanner.scan(batch, budget_s=left))
+            batch, size = [], 0
+
+        for key, item in items.items():
+            text = item.text(push, ctx.config.scan.max_blob_bytes)
+            if text is None:
+                continue
+            batch.append((key, item.path, text))
+            size += len(text)
+            if size >= BATCH_BYTES:
+                flush()
+        if batch:
+            flush()
+        return hits
 
     def run(self, push: Push, rules: Mapping[str, Rule], ctx: CheckContext) -> list[Verdict]:
         scan_cfg = ctx.config.scan
