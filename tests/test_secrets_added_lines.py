@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from gitgate.checks.secrets import added_lines, blank_unchanged
+from gitgate.checks.secrets import added_lines, blank_unchanged, common_head
 
 
 def _plain(old: bytes, new: bytes) -> set[int]:
@@ -41,3 +41,25 @@ def test_matches_the_plain_definition_on_random_files() -> None:
         lines = new.split(b"\n")
         kept = [line if i in expected else b"" for i, line in enumerate(lines, start=1)]
         assert blank_unchanged(old, new) == b"\n".join(kept), (old, new)
+
+
+def test_a_common_head_left_out_changes_nothing() -> None:
+    """Files that share their first lines (the usual edit), cut anywhere: left out of the
+    count by `common_head`, they give what the plain definition gives."""
+    rng = random.Random(1717)
+    alphabet = [b"a", b"b", b"", b"  x = 1", b"a" * 5000]  # a line longer than a compared block
+    for _ in range(3000):
+        head = b"\n".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+        if rng.random() < 0.5:
+            head += b"\n"
+        old = head + b"\n".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+        new = head + b"\n".join(rng.choice(alphabet) for _ in range(rng.randint(0, 5)))
+        cut = common_head(old, new)
+        assert old[:cut] == new[:cut] and (cut == 0 or new[cut - 1 : cut] == b"\n")
+        expected = _plain(old, new)
+        assert added_lines(old, new) == expected, (old, new)
+        lines = new.split(b"\n")
+        kept = [line if i in expected else b"" for i, line in enumerate(lines, start=1)]
+        assert blank_unchanged(old, new) == b"\n".join(kept), (old, new)
+    assert common_head(b"a\nb\nc", b"a\nb\nc") == 4  # the last line has no newline: counted
+    assert common_head(b"a\nb\n", b"a\nb\n") == 4 and common_head(b"ab", b"ab") == 0

@@ -100,5 +100,5 @@ def _head(push: Push, blob_id: bytes) -> bytes:
     size = push.blob_sizes.get(blob_id)
     if size is not None and size >= MAX_POINTER_BYTES:
         return b""  # no pointer: its size is known from the unpack, no need to read it
-    blob = push.blob(blob_id)
-    return b"" if blob.raw_length() >= MAX_POINTER_BYTES else blob.as_raw_string()
+    data = push.blob_data(blob_id)
+    return b"" if len(data) >= MAX_POINTER_BYTES else data

@@ -33,7 +33,7 @@ from typing import BinaryIO
 import dulwich
 from dulwich.object_format import ObjectFormat
 from dulwich.object_store import DiskObjectStore
-from dulwich.objects import RawObjectID, ShaFile, parse_tree
+from dulwich.objects import Commit, ObjectID, RawObjectID, ShaFile, parse_tree
 from dulwich.pack import (
     DELTA_TYPES,
     PackData,
@@ -44,6 +44,7 @@ from dulwich.pack import (
     write_pack_index,
 )
 
+from gitgate.inspection.packcache import PackCache
 from gitgate.inspection.packlimits import Entry, PackFormatError, Scan, scan_pack
 
 DULWICH = (1, 2, 21)  # the version whose pack internals this module was written against
@@ -59,15 +60,20 @@ CACHE_BYTES = 32 * 1024 * 1024  # recent objects kept as delta bases while the p
 KEEP_BYTES = 1024 * 1024  # a bigger object is never a cached base: its deltas wait for step 2
 
 
-def validator(fmt: ObjectFormat) -> Callable[[int, list[bytes]], None]:
-    """dulwich's parse of a commit, tree or tag (what its post-write validation ran)."""
+Validate = Callable[[int, list[bytes], RawObjectID | None], ShaFile | None]
 
-    def validate(kind: int, chunks: list[bytes]) -> None:
+
+def validator(fmt: ObjectFormat) -> Validate:
+    """dulwich's parse of a commit, tree or tag (what its post-write validation ran). The
+    commit or tag parsed is returned (with its id, when given), a tree is not built."""
+
+    def validate(kind: int, chunks: list[bytes], sha: RawObjectID | None = None) -> ShaFile | None:
         try:
             if kind == TREE:  # what Tree._deserialize runs, without building the Tree
                 parse_tree(b"".join(chunks), sha_len=fmt.oid_length)
-            else:
-                ShaFile.from_raw_chunks(kind, chunks, object_format=fmt)
+                return None
+            oid = ObjectID(sha.hex().encode()) if sha is not None else None
+            return ShaFile.from_raw_chunks(kind, chunks, oid, object_format=fmt)
         except Exception as ex:  # dulwich raises several types; none may quote the bytes
             raise PackFormatError(f"the pack is corrupt (a malformed {_name(kind)})") from ex
 
@@ -86,10 +92,13 @@ def index_in_place(
     max_object_bytes: int,
     max_inflated_bytes: int,
     blob_sizes: dict[bytes, int] | None = None,
+    cache: PackCache | None = None,
 ) -> Path:
     """Check and index the pack file at `path` (`pack`: it open for reading and writing) and
     link it into `store`'s pack directory; return the pack's path there. `blob_sizes` gets
-    the size of each blob in the pack (by hex id), which the read learnt for free.
+    the size of each blob in the pack (by hex id), which the read learnt for free; `cache`
+    is offered each small blob's bytes and each commit as parsed, which the read had anyway
+    (building the push and the checks read them next).
 
     Raises PackLimitExceeded / PackFormatError (nothing is linked), UnresolvedDeltas (a thin
     pack's base is in neither the pack nor the store: fetch and try again; the file is then
@@ -97,7 +106,7 @@ def index_in_place(
     quarantine) finds nothing to add.
     """
     fmt = store.object_format
-    bases = _Bases(fmt, {} if blob_sizes is None else blob_sizes)
+    bases = _Bases(fmt, {} if blob_sizes is None else blob_sizes, cache)
     with open(path, "rb") as f:
         scan = scan_pack(
             f,
@@ -141,9 +150,12 @@ class _Bases:
     index-pack keeps a delta base cache): git writes a delta's base shortly before it, so
     most deltas never need step 2. Each object is validated here, whole or built."""
 
-    def __init__(self, fmt: ObjectFormat, blob_sizes: dict[bytes, int]) -> None:
+    def __init__(
+        self, fmt: ObjectFormat, blob_sizes: dict[bytes, int], cache: PackCache | None = None
+    ) -> None:
         self.fmt = fmt
         self.blob_sizes = blob_sizes
+        self.cache_out = cache
         self.validate = validator(fmt)
         self.cache: OrderedDict[int, tuple[int, bytes]] = OrderedDict()  # offset: type, data
         self.offsets: dict[bytes, int] = {}  # id: offset, of the objects read so far
@@ -151,15 +163,16 @@ class _Bases:
 
     def read(self, e: Entry, chunks: list[bytes] | None) -> None:
         if e.base is None:
+            assert e.sha is not None
             if e.kind != BLOB:
                 assert chunks is not None
-                self.validate(e.kind, chunks)
-            assert e.sha is not None
+                self.parsed(self.validate(e.kind, chunks, RawObjectID(e.sha)), e.result)
             self.offsets[e.sha] = e.offset
+            data = b"".join(chunks) if chunks is not None else None  # None: a blob too big
+            if data is not None:
+                self._keep(e.offset, e.kind, data)
             if e.kind == BLOB:
-                self.blob_sizes[e.sha.hex().encode()] = e.result
-            if chunks is not None:
-                self._keep(e.offset, e.kind, b"".join(chunks))
+                self.found_blob(e.sha, e.result, None if data is None else [data])
             return
         at = e.base if isinstance(e.base, int) else self.offsets.get(e.base, -1)
         base = self.cache.get(at)
@@ -169,16 +182,30 @@ class _Bases:
         kind, data = base[0], b"".join(apply_delta(base[1], chunks))
         if len(data) != e.result:
             raise PackFormatError("the pack is corrupt (a delta builds the wrong size)")
-        if kind != BLOB:
-            self.validate(kind, [data])
         sha = self.fmt.hash_func()
         sha.update(b"%s %d\0" % (NAMES[kind], len(data)))
         sha.update(data)
         e.sha = sha.digest()
+        if kind != BLOB:
+            self.parsed(self.validate(kind, [data], RawObjectID(e.sha)), len(data))
         self.offsets[e.sha] = e.offset
         if kind == BLOB:
-            self.blob_sizes[e.sha.hex().encode()] = len(data)
+            self.found_blob(e.sha, len(data), [data])
         self._keep(e.offset, kind, data)
+
+    def parsed(self, obj: ShaFile | None, size: int) -> None:
+        """A commit the validation parsed is kept: the walk of the new commits reads it next."""
+        if isinstance(obj, Commit) and self.cache_out is not None:
+            self.cache_out.offer_commit(obj, size)
+
+    def found_blob(self, sha: bytes, size: int, chunks: list[bytes] | None) -> None:
+        """A blob of the pack, read: its size, and its bytes when they are at hand (joined
+        only when small enough to keep)."""
+        hex_id = sha.hex().encode()
+        self.blob_sizes[hex_id] = size
+        out = self.cache_out
+        if chunks is not None and out is not None and size <= out.max_blob:
+            out.offer_blob(hex_id, b"".join(chunks))
 
     def _keep(self, offset: int, kind: int, data: bytes) -> None:
         if len(data) > KEEP_BYTES:
@@ -231,9 +258,9 @@ def _resolve(
                 if sum(map(len, chunks)) != delta.result:
                     raise PackFormatError("the pack is corrupt (a delta builds the wrong size)")
                 if kind != BLOB:
-                    validate(kind, chunks)
+                    bases.parsed(validate(kind, chunks, unpacked.sha()), delta.result)
                 else:
-                    bases.blob_sizes[unpacked.sha().hex().encode()] = delta.result
+                    bases.found_blob(unpacked.sha(), delta.result, chunks)
                 entries.append((unpacked.sha(), delta.offset, delta.crc32))
                 resolved += 1
         except AssertionError:  # the walker's own checks: an OFS base that is no entry

@@ -35,6 +35,7 @@ from gitgate.inspection.history import (
     is_gitlink,
     path_changes,
 )
+from gitgate.inspection.packcache import PackCache
 
 MAX_COMMITS = 200_000
 BLOB_CACHE_BYTES = 16 * 1024 * 1024  # per push, whatever the push's size
@@ -126,9 +127,18 @@ class Push:
     # the pushed pack's blobs by id: their sizes, which the unpack read
     # (gitgate.inspection.packindex)
     blob_sizes: dict[bytes, int] = field(default_factory=dict)
+    # the pack's small blobs and its commits, as the unpack read them (gitgate.inspection.packcache)
+    pack_cache: PackCache | None = None
 
     _blobs: OrderedDict[bytes, Blob] = field(default_factory=OrderedDict, repr=False)
     _blob_bytes: int = 0
+
+    def blob_data(self, blob_id: bytes) -> bytes:
+        """A blob's bytes: from what the unpack kept when it has them (no second read of the
+        pack), else through `blob`."""
+        if self.pack_cache is not None and (data := self.pack_cache.blob(blob_id)) is not None:
+            return data
+        return self.blob(blob_id).as_raw_string()
 
     def blob(self, blob_id: bytes) -> Blob:
         """A blob, from a small cache first: the old side of a modification is usually the
@@ -169,9 +179,13 @@ def _peel(store: BaseObjectStore, oid: bytes, tags: list[Tag] | None = None) -> 
 
 
 def new_commits(
-    store: BaseObjectStore, tip: bytes, upstream_has: Callable[[bytes], bool]
+    store: BaseObjectStore,
+    tip: bytes,
+    upstream_has: Callable[[bytes], bool],
+    cache: PackCache | None = None,
 ) -> list[Commit]:
-    """Commits reachable from `tip` that upstream does not have, tip first."""
+    """Commits reachable from `tip` that upstream does not have, tip first; each from the
+    commits the unpack parsed (`cache`) when it kept it, else read from `store`."""
     out: list[Commit] = []
     seen: set[bytes] = set()
     todo = [tip]
@@ -180,7 +194,8 @@ def new_commits(
         if oid in seen or upstream_has(oid):
             continue
         seen.add(oid)
-        commit = _get(store, oid)
+        kept = cache.commit(oid) if cache is not None else None
+        commit = kept if kept is not None else _get(store, oid)
         if not isinstance(commit, Commit):
             raise MissingObjects(f"{oid.decode()} is not a commit")
         out.append(commit)
@@ -257,7 +272,7 @@ def build_update(push: Push, command: Command) -> RefUpdate:
     update.target_type = kind
     if kind != "commit":
         return update
-    update.new_commits = new_commits(push.store, target, push.upstream_has)
+    update.new_commits = new_commits(push.store, target, push.upstream_has, push.pack_cache)
     oldest_first = list(reversed(update.new_commits))  # first introducer of a blob wins
     jobs = [Job(c.id, tuple(c.parents)) for c in oldest_first if c.id not in push.seen]
     net_job: Job | None = None

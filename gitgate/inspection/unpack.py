@@ -22,6 +22,7 @@ from gitgate.config import Rule
 from gitgate.git.mirror import Mirrors, Quarantine
 from gitgate.git.packspool import PackSpool
 from gitgate.git.wire import Command, PushRequest
+from gitgate.inspection.packcache import PackCache
 from gitgate.inspection.packindex import index_in_place
 from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded
 from gitgate.inspection.push import MissingObjects, Push, build_push
@@ -52,7 +53,12 @@ class Limits:
 
 
 def _add_pack(
-    q: Quarantine, spool: BinaryIO, req: PushRequest, limits: Limits, blob_sizes: dict[bytes, int]
+    q: Quarantine,
+    spool: BinaryIO,
+    req: PushRequest,
+    limits: Limits,
+    blob_sizes: dict[bytes, int],
+    cache: PackCache | None = None,
 ) -> int:
     size = spool.seek(0, 2) - req.pack_offset
     if not req.needs_pack:
@@ -70,6 +76,7 @@ def _add_pack(
                 max_object_bytes=limits.max_object_bytes,
                 max_inflated_bytes=limits.max_inflated_bytes,
                 blob_sizes=blob_sizes,
+                cache=cache,
             )
         except PackLimitExceeded as ex:
             raise OverLimit(str(ex)) from None
@@ -150,7 +157,8 @@ def _unpacked(
             if known is not None and known.originals:
                 q.store.add_objects([(o, None) for o in known.originals])
             blob_sizes: dict[bytes, int] = {}
-            size = _add_pack(q, spool, req, limits, blob_sizes)
+            cache = PackCache()  # what the unpack read, for building the push and the checks
+            size = _add_pack(q, spool, req, limits, blob_sizes, cache)
             push = Push(
                 repo=repo,
                 updates=[],
@@ -160,6 +168,7 @@ def _unpacked(
                 pack_bytes=size,
                 git_dirs=(str(mirrors.path(repo)), str(q.objects)),
                 blob_sizes=blob_sizes,
+                pack_cache=cache,
             )
             if known is not None and known.ids:
                 translated(push, known.ids)
@@ -187,6 +196,7 @@ def _unpacked(
         try:
             yield q, push
         finally:
+            cache.clear()  # the push may outlive its quarantine (a held push): not this
             q.close()
         return
 

@@ -18,6 +18,7 @@ from dulwich.objects import ObjectID
 from dulwich.pack import UnresolvedDeltas
 
 from gitgate.inspection import packindex, packlimits
+from gitgate.inspection.packcache import PackCache
 from gitgate.inspection.packindex import index_in_place
 from gitgate.inspection.packlimits import PackFormatError, PackLimitExceeded
 from tests.fixtures.upstream import git, git_env
@@ -104,6 +105,44 @@ def test_a_pack_with_deltas_is_indexed_as_git_would(
     listing = git("cat-file", "--batch-all-objects", fmt, cwd=work).stdout.split("\n")
     expected = {o.encode(): int(n) for o, t, n in (x.split() for x in listing if x) if t == "blob"}
     assert sizes == expected and len(sizes) == 7  # whole and built blobs alike
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["bases-cached", "walker"])
+def test_the_read_keeps_each_small_blob_and_commit_it_read(
+    store: DiskObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool
+) -> None:
+    """Whole, built during the read and built by dulwich's walker alike, byte for byte what
+    git has; a blob over the per-blob bound is not kept (the checks read it from the store)."""
+    if not cached:
+        monkeypatch.setattr(packindex, "KEEP_BYTES", 0)
+    text = os.urandom(1000).hex().encode()  # 2,000 bytes: deltas on each other, kept
+    big = os.urandom(3000)
+    work = _repo(tmp_path, {"a.txt": text, "big.bin": big})
+    for i in range(4):
+        _commit(work, {"a.txt": text + b"line %d\n" % i * (i + 1)}, f"v{i}")
+    data = _pack(work, "HEAD", extra=["--depth=50"])
+    path = tmp_path / "in.pack"
+    path.write_bytes(data)
+    cache = PackCache(max_blob=2500)
+    with open(path, "r+b") as f:
+        index_in_place(store, f, path, max_object_bytes=0, max_inflated_bytes=0, cache=cache)
+    fmt = "--batch-check=%(objectname) %(objecttype) %(objectsize)"
+    listing = git("cat-file", "--batch-all-objects", fmt, cwd=work).stdout.split("\n")
+    small = [o for o, t, n in (x.split() for x in listing if x) if t == "blob" and int(n) <= 2500]
+    # with no base kept the read holds no whole blob either: only the 4 built ones are kept
+    kept = [oid for oid in small if cache.blob(oid.encode()) is not None]
+    assert len(small) == 5 and len(kept) == (5 if cached else 4)
+    for oid in kept:
+        assert cache.blob(oid.encode()) == git("cat-file", "blob", oid, cwd=work).stdout.encode()
+    big_id = git("rev-parse", "HEAD:big.bin", cwd=work).stdout.strip().encode()
+    assert cache.blob(big_id) is None
+    log = git("log", "--format=%H %P", "HEAD", cwd=work).stdout.splitlines()
+    assert cache.count == len(kept) + len(log) == len(kept) + 5
+    for line in log:  # every commit as the validation parsed it, with git's id and parents
+        oid, *parents = line.split()
+        commit = cache.commit(oid.encode())
+        assert commit is not None and commit.id == oid.encode()
+        assert commit.parents == [p.encode() for p in parents]
 
 
 def test_a_thin_pack_is_completed_in_place_from_the_store(
