@@ -230,3 +230,25 @@ def test_bytes_after_the_trailer_are_refused(store: DiskObjectStore, tmp_path: P
     with pytest.raises(PackFormatError, match="data after its end"):
         _index(store, _pack(work, "HEAD") + b"junk", tmp_path / "junk.pack")
     assert list(Path(store.pack_dir).iterdir()) == []
+
+
+def test_the_checksum_holds_wherever_a_read_ends_in_the_trailer(
+    store: DiskObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pack is read a buffer at a time; a buffer that ends inside the 20-byte trailer must
+    not sum the trailer's first bytes into the checksum it is compared with (a valid push was
+    refused as corrupt whenever git's pack happened to end that way)."""
+    work = _repo(tmp_path, {"a.txt": b"hello\n" * 50, "b.txt": os.urandom(300)})
+    data = _pack(work, "HEAD")
+    for split in range(1, 20):  # a read ends `split` bytes into the trailer
+        monkeypatch.setattr(packlimits, "READ", len(data) - 20 + split)
+        with open(tmp_path / "p.pack", "wb") as f:
+            f.write(data)
+        with open(tmp_path / "p.pack", "rb") as f:
+            scan = packlimits.scan_pack(
+                f,
+                max_object_bytes=0,
+                max_inflated_bytes=0,
+                new_hash=hashlib.sha1,
+            )
+        assert scan.checksum == data[-20:] and scan.end == len(data), split
