@@ -45,9 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def cmd_issue(args: argparse.Namespace) -> int:
-    from gitgate.auth.factory import gate_issuer, revocation_store
     from gitgate.cli import load_config
-    from gitgate.cli.db import open_bound
+    from gitgate.onboard.agent_setup import issue_token
 
     cfg = load_config(args.config)
     if not cfg.auth.gate_issuer:
@@ -69,10 +68,7 @@ def cmd_issue(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        with open_bound(cfg):
-            token, jti = gate_issuer(cfg, revocation_store()).issue(
-                subject=args.subject, groups=args.group, ttl_s=ttl
-            )
+        token, jti = issue_token(cfg, args.subject, args.group, ttl)
     except (SealError, ValueError) as ex:
         print(f"gitgate: {ex}", file=sys.stderr)
         return 2
