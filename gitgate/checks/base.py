@@ -127,6 +127,13 @@ def updates_for(push: Push, rules: Mapping[str, Rule]) -> list[tuple[RefUpdate, 
 SHORT_ID = 12  # how many hex digits of an id people read (git's own abbreviations are shorter)
 
 
+def named_paths(findings: list[Finding], shown: int = 3) -> str:
+    """The paths of `findings` for a verdict's one-line reason: the first few, then a count."""
+    paths = sorted({f.path for f in findings if f.path})
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
+
+
 @overload
 def short(oid: bytes | str) -> str: ...
 @overload

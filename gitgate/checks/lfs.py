@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
+from gitgate.checks.base import CheckContext, Finding, Verdict, named_paths, updates_for
 from gitgate.config import Rule
 from gitgate.inspection.push import Push
 
@@ -79,14 +79,12 @@ class LfsPointers:
                 )
             if not update.new_blobs:
                 continue
-            paths = sorted({f.path for f in findings if f.path})
             verdicts.append(
                 Verdict(
                     self.name,
                     update.ref,
                     passed=not findings,
-                    reason=f"Git LFS pointers without their objects: {', '.join(paths[:3])}"
-                    + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""),
+                    reason=f"Git LFS pointers without their objects: {named_paths(findings)}",
                     findings=findings,
                     hint="the gate does not relay Git LFS: commit these files as regular git "
                     'files (git lfs migrate export --include="<path>" --everything) and push '

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from gitgate import globs
-from gitgate.checks.base import CheckContext, Finding, Verdict, updates_for
+from gitgate.checks.base import CheckContext, Finding, Verdict, named_paths, updates_for
 from gitgate.config import Rule
 from gitgate.inspection.push import Push
 
@@ -57,14 +57,12 @@ class ProtectedPaths:
                             self.name, update.ref, what, commit=change.commit.decode(), path=path
                         )
                     )
-            paths = sorted({f.path for f in findings if f.path})
             verdicts.append(
                 Verdict(
                     self.name,
                     update.ref,
                     passed=not findings,
-                    reason=f"touches protected paths: {', '.join(paths[:3])}"
-                    + (f" and {len(paths) - 3} more" if len(paths) > 3 else ""),
+                    reason=f"touches protected paths: {named_paths(findings)}",
                     findings=findings,
                     hint="changes under protected paths need a human; leave them out of this "
                     "push (git reset/rebase) or ask a reviewer",
