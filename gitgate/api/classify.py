@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 
 _SEG = r"[^/]+"
-_REPO = r"/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
 
 # (methods, template, class). First match wins; templates use {x} for one segment, {x+} for
 # the rest of the path.

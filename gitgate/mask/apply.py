@@ -27,7 +27,6 @@ from gitgate.mask.rewrite import Rewriter
 from gitgate.mask.values import Secret, marker, secrets_in
 from gitgate.policy import LANDS, Action
 
-MESSAGE_PATHS = ("commit message", "tag message")
 log = logging.getLogger("gitgate.mask")
 
 

@@ -30,7 +30,6 @@ KEYWORD_TYPES = frozenset({"Secret Keyword", "Token Keyword"})
 HEURISTIC_TYPES = frozenset(
     {"Secret Keyword", "Token Keyword", "Base64 High Entropy String", "Hex High Entropy String"}
 )
-ENTROPY_TYPES = frozenset({"Base64 High Entropy String", "Hex High Entropy String"})
 _PLACEHOLDER = re.compile(
     r"example|xxxx|your[_-]?|<[^>]*>|\$\{|\{\{|%\(|%s|\*\*\*|\.\.\.|…|changeme|change[_-]me|"
     r"placeholder|dummy|redacted|replace[_-]?me|insert[_-]|fake|sample|not[_-]?a[_-]?real|(.)\1{5}"
