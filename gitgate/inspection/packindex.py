@@ -119,16 +119,17 @@ def index_in_place(
         )
     if os.path.getsize(path) != scan.end:  # git's index-pack: "pack has junk at the end"
         raise PackFormatError("the pack is corrupt (data after its end)")
-    entries, ext = _resolve(store, path, scan, bases)
+    outside = OutsideBases(store, cache)
+    entries, ext = _resolve(outside, path, scan, bases)
     checksum = scan.checksum
     if ext:
         pack.seek(0)
         checksum, extra = extend_pack(
             pack,
             ext,
-            get_raw=store.get_raw,
+            get_raw=outside.get_raw,
             object_format=fmt,
-            compression_level=store.pack_compression_level,
+            compression_level=BASE_COMPRESSION,
         )
         pack.flush()
         entries.extend(extra)
@@ -143,6 +144,13 @@ def index_in_place(
     os.chmod(tmp, 0o444)
     os.replace(tmp, base.with_suffix(".idx"))  # git and dulwich see a pack once its index is there
     return target
+
+
+# The bases a thin pack is completed with are compressed at zlib's fastest level: they were
+# deflated at level 6 most of the push's cost for a small push (a 20-file push appends ~13
+# bases, ~5 ms at level 6, ~1.5 at level 1), and the pack lives in a quarantine or, adopted,
+# in the mirror until its packs are consolidated (a few % larger there; a cache).
+BASE_COMPRESSION = 1
 
 
 class _Bases:
@@ -216,8 +224,36 @@ class _Bases:
             self.cached -= len(self.cache.popitem(last=False)[1][1])
 
 
+class OutsideBases:
+    """The objects a thin pack's deltas are built on, which the pack does not carry, read
+    from the store once: the walker resolves the deltas with them, completing the pack
+    appends them, and a modified file's old side is the secrets check's next read (offered
+    to the push's PackCache). Each costs a search of the mirror's packs and an inflation; a
+    20-file push names ~13. Memory: up to `budget` bytes of objects of at most KEEP_BYTES
+    each; past that, reads go to the store again."""
+
+    def __init__(
+        self, store: DiskObjectStore, cache: PackCache | None, budget: int = CACHE_BYTES
+    ) -> None:
+        self.store, self.cache, self.budget = store, cache, budget
+        self._raw: dict[bytes, tuple[int, bytes]] = {}
+
+    def get_raw(self, oid: RawObjectID | ObjectID) -> tuple[int, bytes]:
+        key = bytes.fromhex(oid.decode()) if len(oid) == 40 else bytes(oid)
+        hit = self._raw.get(key)
+        if hit is not None:
+            return hit
+        kind, data = self.store.get_raw(oid)
+        if len(data) <= KEEP_BYTES and len(data) <= self.budget:
+            self.budget -= len(data)
+            self._raw[key] = (kind, data)
+        if kind == BLOB and self.cache is not None:
+            self.cache.offer_blob(key.hex().encode(), data)
+        return kind, data
+
+
 def _resolve(
-    store: DiskObjectStore, path: Path, scan: Scan, bases: _Bases
+    outside: OutsideBases, path: Path, scan: Scan, bases: _Bases
 ) -> tuple[list[IndexEntry], set[RawObjectID]]:
     """The index entries of every object, the deltas left over by the read resolved by
     dulwich's walker, and the outside bases a thin pack needs."""
@@ -237,7 +273,7 @@ def _resolve(
             cur = by_offset.get(cur.base) if isinstance(cur.base, int) else by_sha.get(cur.base)
     fmt = bases.fmt
     walker = UnpackedObjectIterator(
-        None, fmt.hash_func, resolve_ext_ref=store.get_raw, object_format=fmt
+        None, fmt.hash_func, resolve_ext_ref=outside.get_raw, object_format=fmt
     )
     for e in scan.entries:
         if e.offset not in needed:

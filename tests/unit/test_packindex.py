@@ -252,3 +252,38 @@ def test_the_checksum_holds_wherever_a_read_ends_in_the_trailer(
                 new_hash=hashlib.sha1,
             )
         assert scan.checksum == data[-20:] and scan.end == len(data), split
+
+
+def test_a_thin_packs_outside_bases_are_read_once_and_offered_to_the_push(
+    store: DiskObjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Resolving the deltas, completing the pack and the secrets check's read of the old
+    side all want the same outside base: the store is asked for it once."""
+    base = b"".join(b"line %d of a source file\n" % i for i in range(4000))
+    work = _repo(tmp_path, {"app.py": base})
+    _index(store, _pack(work, "HEAD"), tmp_path / "old.pack")
+    _commit(work, {"app.py": base + b"new = 1\n"}, "edit")
+    thin = _pack(work, "HEAD\n^HEAD~1", thin=True)
+    old_id = git("rev-parse", "HEAD~1:app.py", cwd=work).stdout.strip().encode()
+    asked: list[bytes] = []
+    real = DiskObjectStore.get_raw
+
+    def counting(self: DiskObjectStore, oid: bytes) -> tuple[int, bytes]:
+        asked.append(oid if len(oid) == 40 else oid.hex().encode())
+        return real(self, oid)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(DiskObjectStore, "get_raw", counting)
+    cache = PackCache()
+    (tmp_path / "thin.pack").write_bytes(thin)
+    with open(tmp_path / "thin.pack", "r+b") as f:
+        target = index_in_place(
+            store,
+            f,
+            tmp_path / "thin.pack",
+            max_object_bytes=0,
+            max_inflated_bytes=0,
+            cache=cache,
+        )
+    assert asked.count(old_id) == 1
+    assert cache.blob(old_id) == base  # the old side, for the secrets check
+    assert git("verify-pack", str(target.with_suffix(".idx")), cwd=tmp_path).returncode == 0
