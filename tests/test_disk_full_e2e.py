@@ -62,8 +62,16 @@ def fill(disk: Path) -> Path:
 
 
 def leftovers(data: Path) -> list[str]:
-    """Files a failed push must not leave: quarantines, temporary packs, half-made mirrors."""
-    found = [str(p.relative_to(data)) for p in (data / "quarantine").glob("*")]
+    """Files a failed push must not leave: quarantines, temporary packs, half-made mirrors.
+    (The one empty quarantine kept ready per mirror, `spare-*`, is no push's leftover: at
+    most one is allowed, and it must be empty.)"""
+    spares = list((data / "quarantine").glob("spare-*"))
+    assert len(spares) <= 1, spares
+    for spare in spares:
+        assert sorted(str(p.relative_to(spare)) for p in spare.rglob("*") if p.is_file()) == [
+            "objects/info/alternates"
+        ]
+    found = [str(p.relative_to(data)) for p in (data / "quarantine").glob("*") if p not in spares]
     for pattern in ("mirrors/**/tmp_*", "mirrors/**/*.init-*", "mirrors/**/incoming-*", "tmp*"):
         found += [str(p.relative_to(data)) for p in data.glob(pattern)]
     return sorted(found)

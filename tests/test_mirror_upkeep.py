@@ -237,3 +237,63 @@ def test_ls_refs_watcher_passes_every_byte_and_stops_on_a_fetch_answer() -> None
     assert out == body and got == [[tip]]
     fetch = b"0015acknowledgments\n0000"
     assert b"".join(watch_ls_refs(iter([fetch]), got.append)) == fetch and len(got) == 1
+
+
+def test_the_agent_has_its_answer_before_the_mirror_adopts_and_the_next_push_waits(
+    make_gate: MakeGate,
+    seeded: tuple[Path, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gitgate.git.settle: adopting the relayed pack and recording the refs happen after the
+    push's answer; a next push to the repo waits for them instead of fetching."""
+    bare, repo = seeded
+    gate = make_gate()
+    mirrors = gate.runtime.mirrors
+    work = tmp_path / "w"
+    git("clone", "-q", gate.remote(repo), str(work))
+    commit(work, {"warm.txt": "warm\n"}, "warm the mirror")
+    assert git("push", "-q", "origin", "HEAD:main", cwd=work).returncode == 0
+
+    in_upkeep, release = threading.Event(), threading.Event()
+    real_update = type(mirrors).update_refs
+
+    def slow_update(self: object, repo_name: str, updates: list[tuple[bytes, bytes]]) -> None:
+        in_upkeep.set()
+        assert release.wait(30), "the test never released the upkeep"
+        real_update(self, repo_name, updates)  # type: ignore[arg-type]
+
+    fetched: list[str] = []
+    real_fetch = type(mirrors).fetch
+
+    def counting_fetch(self: object, repo_name: str) -> None:
+        fetched.append(repo_name)
+        real_fetch(self, repo_name)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(mirrors), "update_refs", slow_update)
+    monkeypatch.setattr(type(mirrors), "fetch", counting_fetch)
+    first = commit(work, {"a.txt": "a\n"}, "a")
+    result = git("push", "origin", "HEAD:main", cwd=work, check=False)
+    # answered (and relayed) while the mirror's upkeep is still blocked
+    assert result.returncode == 0, result.stderr
+    assert in_upkeep.is_set() and not release.is_set()
+    assert upstream_ref(bare, "refs/heads/main") == first
+    assert git("rev-parse", "refs/heads/main", cwd=mirrors.path(repo)).stdout.strip() != first
+
+    second = commit(work, {"b.txt": "b\n"}, "b")
+    pushed: list[int] = []
+    pusher = threading.Thread(
+        target=lambda: pushed.append(
+            git("push", "origin", "HEAD:main", cwd=work, check=False).returncode
+        )
+    )
+    pusher.start()
+    pusher.join(0.5)
+    assert pusher.is_alive()  # waits for the first push's upkeep (not a timing: it is blocked)
+    release.set()
+    pusher.join(60)
+    assert pushed == [0]
+    assert upstream_ref(bare, "refs/heads/main") == second
+    assert fetched == []  # the adopted pack was there: no fetch from upstream
+    assert mirrors.settling.wait(repo, 30)  # the second push's own upkeep, after its answer
+    assert git("rev-parse", "refs/heads/main", cwd=mirrors.path(repo)).stdout.strip() == second

@@ -16,7 +16,7 @@ import falcon
 from dulwich.repo import Repo
 
 from gitgate.api.objects import BadInput, changes_commit, mirror_ref
-from gitgate.git.mirror import Quarantine
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.wire import Command
 
 if TYPE_CHECKING:

@@ -21,7 +21,8 @@ from dulwich.objects import Commit, ObjectID
 from dulwich.repo import Repo
 
 from gitgate.api.objects import mirror_ref
-from gitgate.git.mirror import Quarantine, git_env
+from gitgate.git.mirror import git_env
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.wire import Command
 from gitgate.policy import Action, Floor, rule_for
 

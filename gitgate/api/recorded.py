@@ -21,7 +21,8 @@ from dulwich.object_store import DiskObjectStore
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
 
 from gitgate.api.objects import BadInput, decode_content, set_path
-from gitgate.git.mirror import Mirrors, Quarantine, file_lock
+from gitgate.git.mirror import Mirrors, file_lock
+from gitgate.git.quarantine import Quarantine
 
 MODES = {"100644", "100755", "040000", "160000", "120000"}
 MAX_WALK = 100_000

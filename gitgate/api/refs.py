@@ -14,7 +14,7 @@ import falcon
 from dulwich.repo import Repo
 
 from gitgate.api.objects import BadInput, decode_content, mirror_ref
-from gitgate.git.mirror import Quarantine
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.wire import Command
 from gitgate.policy import repo_rule
 

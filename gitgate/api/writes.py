@@ -22,7 +22,7 @@ from gitgate.api.objects import BadInput, content_commit, decode_content, mirror
 from gitgate.checks.base import CheckContext
 from gitgate.exchange import Exchange, RefStatus
 from gitgate.git import messages
-from gitgate.git.mirror import Quarantine
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.relay import repack
 from gitgate.git.wire import Command, PushRequest, encode_request_head
 from gitgate.inspection.history import Job
@@ -133,7 +133,7 @@ class Writes:
             repo=repo,
             updates=[],
             store=q.store,
-            upstream_has=q.mirror_store.__contains__,  # type: ignore[arg-type]
+            upstream_has=q.upstream_has,
             push_options=[],
             pack_bytes=0,
             git_dirs=(str(self.rt.mirrors.path(repo)), str(q.objects)),

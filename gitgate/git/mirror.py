@@ -19,19 +19,19 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from dulwich.object_store import DiskObjectStore
 from dulwich.objects import ObjectID
 from dulwich.refs import Ref
 
 from gitgate.git.earlyfetch import EarlyFetches
 from gitgate.git.mirrorpacks import Consolidator, consolidate, pack_names, try_lock
-from gitgate.git.warmstore import QuarantineStore, WarmStores
+from gitgate.git.quarantine import Quarantine, Spares
+from gitgate.git.settle import Settling
+from gitgate.git.warmstore import WarmStores
 from gitgate.ops import diskfull
 from gitgate.ops.diskfull import DiskFull
 from gitgate.repos import BadRepo, parse_repo
@@ -39,6 +39,9 @@ from gitgate.upstream.http import Upstream, UpstreamError
 
 log = logging.getLogger("gitgate.mirror")
 
+# how long a mirror reader waits for a push's upkeep (local file work: ms); past it, reading
+# on is still safe: a missing object is fetched from upstream
+SETTLE_WAIT_S = 30.0
 FETCH_REFSPECS = ("+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*")
 
 
@@ -82,6 +85,10 @@ class Mirrors:
         self.warm = WarmStores()
         self.consolidator = Consolidator(self.consolidate)
         self.early = EarlyFetches(self.fetch)
+        self.settling = Settling()  # relayed pushes still adopting (gitgate.git.settle)
+        self.spares = Spares(
+            self.quarantine_root
+        )  # quarantines made ahead (gitgate.git.quarantine)
         self._known_lock = threading.Lock()
         self._known: dict[tuple[str, int], set[bytes]] = {}  # tips seen in each mirror
 
@@ -134,6 +141,7 @@ class Mirrors:
         """Stop background upkeep and close the warm stores (worker exit, tests)."""
         self.consolidator.stop()
         self.warm.close()
+        self.spares.close()
 
     def pack_count(self, repo: str) -> int:
         return len(pack_names(self.path(repo) / "objects" / "pack"))
@@ -238,6 +246,7 @@ class Mirrors:
         objects = self.path(repo) / "objects"
         if not objects.is_dir():
             return True
+        self.settling.wait(repo, SETTLE_WAIT_S)  # a push's pack not adopted yet is no miss
         key = (repo, os.stat(objects).st_ino)
         with self._known_lock:
             known = self._known.setdefault(key, set())
@@ -259,7 +268,9 @@ class Mirrors:
         return self.early.start(repo)
 
     def wait_fetch(self, repo: str) -> None:
-        """Wait for this process's early fetch of `repo`, if one is running."""
+        """Wait for this process's early fetch of `repo`, and for its pushes still settling
+        (gitgate.git.settle), if any are running."""
+        self.settling.wait(repo, SETTLE_WAIT_S)
         self.early.wait(repo, self.upstream.timeout)
 
     def update_refs(self, repo: str, updates: list[tuple[bytes, bytes]]) -> None:
@@ -272,41 +283,3 @@ class Mirrors:
                     r.refs.remove_if_equals(Ref(ref), None)
                 else:
                     r.refs.set_if_equals(Ref(ref), None, ObjectID(new))
-
-
-class Quarantine:
-    """A throw-away object directory for one push, borrowing the mirror's objects."""
-
-    def __init__(self, mirrors: Mirrors, repo: str) -> None:
-        mirrors.quarantine_root.mkdir(parents=True, exist_ok=True)
-        self.dir = Path(tempfile.mkdtemp(prefix="push-", dir=mirrors.quarantine_root))
-        self.objects = self.dir / "objects"
-        self.mirror_objects = mirrors.path(repo) / "objects"
-        self._borrowed = contextlib.ExitStack()
-        try:
-            DiskObjectStore.init(str(self.objects)).close()
-            # Written directly: dulwich's add_alternate_path lists the new alternate twice (it
-            # appends to the list it just read back from the file), doubling every miss.
-            # git's own runs (hooks, repack) read it; dulwich gets the warm store instead.
-            (self.objects / "info" / "alternates").write_text(f"{self.mirror_objects}\n")
-            self.mirror_store = self._borrowed.enter_context(
-                mirrors.warm.borrow(self.mirror_objects)
-            )
-            # the alternate *is* the mirror's warm store: its packs stay open between pushes
-            self.store = QuarantineStore(str(self.objects), self.mirror_store)
-        except BaseException:
-            self._borrowed.close()
-            shutil.rmtree(self.dir, ignore_errors=True)  # a full disk leaves no half quarantine
-            raise
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.store.close()
-        self._borrowed.close()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def __enter__(self) -> Quarantine:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()

@@ -96,10 +96,26 @@ class ReceivePack:
             atomic=req.atomic,
         )
 
+        answered = threading.Event()
+
+        def answer(report: bytes | None) -> None:
+            """End the response: the report, then the push's record, then the end. Once."""
+            if answered.is_set():
+                return
+            answered.set()
+            if report is not None:
+                events.put(report)
+            if on_done:
+                try:
+                    on_done(ex)
+                except Exception:
+                    log.exception("recording the push to %s failed", caller.repo)
+            events.put(None)
+
         def work() -> None:
             PUSHES_IN_FLIGHT.inc()
             try:
-                events.put(self._process(ex, spool, req, events.put))
+                answer(self._process(ex, spool, req, events.put, answer))
             except Exception as err:
                 full = diskfull.is_disk_full(err)
                 if full:  # the gate's fault, not the pack's nor upstream's: say so
@@ -111,16 +127,11 @@ class ReceivePack:
                     reason = f"gitgate internal error (request {caller.request_id})"
                 ex.error = "out of disk space" if full else f"internal error: {type(err).__name__}"
                 ex.statuses = [(c.ref, reason) for c in req.commands]
-                events.put(self._final(req, "ok", ex))
+                answer(self._final(req, "ok", ex))
             finally:
                 PUSHES_IN_FLIGHT.dec()
                 spool.close()
-                if on_done:
-                    try:
-                        on_done(ex)
-                    except Exception:
-                        log.exception("recording the push to %s failed", caller.repo)
-                events.put(None)
+                answer(None)  # only if nothing answered (BaseException): the record, the end
 
         thread = threading.Thread(  # in this request's context: the gate's database (gitgate.db)
             target=contextvars.copy_context().run,
@@ -148,9 +159,17 @@ class ReceivePack:
             emit(progress(lines))
 
     def _process(
-        self, ex: Exchange, spool: BinaryIO, req: PushRequest, emit: Callable[[bytes], None]
+        self,
+        ex: Exchange,
+        spool: BinaryIO,
+        req: PushRequest,
+        emit: Callable[[bytes], None],
+        answer: Callable[[bytes], None],
     ) -> bytes:
-        """git's steps: unpack -> inspect and decide -> carry out -> (hold) -> report."""
+        """git's steps: unpack -> inspect and decide -> carry out -> (hold) -> report.
+
+        A push that holds nothing is `answer`ed as soon as its outcomes are carried out, and
+        the mirror's upkeep (gitgate.git.settle) runs after, before the quarantine goes."""
         say: Callable[[list[str]], None] = lambda lines: self._say(req, emit, lines)  # noqa: E731
         writable = gate.route(ex, self.config.rule)
         started = time.monotonic()
@@ -171,12 +190,18 @@ class ReceivePack:
                     gate.inspect(ex, self.config.rule, self.checks, ctx, stopping=self.stopping)
                 finally:
                     INSPECTION_SECONDS.observe(time.monotonic() - started)  # unpack + checks
-                wire = Wire(req, spool, quarantine, say, self._forwarder(req, emit))
+                wire = Wire(req, spool, quarantine, say, self._forwarder(req, emit), after=[])
                 self._break_glass(ex)
                 hold.mark_told(self._carry_out(ex, wire))
+                holding = [row for row in self.outcomes.values() if row.holds(ex, wire)]
+                if not holding:
+                    with self.mirrors.settling.running(ex.repo):
+                        answer(self._final(req, ex.relay.unpack if ex.relay else "ok", ex))
+                        self._settle(ex, wire)
+                    return b""  # answered
+                self._settle(ex, wire)
             # Held for review: outside `unpacked`, so neither the quarantine nor the mirror's
             # shared lock (which the nightly repack waits for) is kept while waiting.
-            holding = [row for row in self.outcomes.values() if row.holds(ex, wire)]
             if holding:
                 spool.close()
                 ex.push = None  # its objects went with the quarantine: not kept while held
@@ -198,6 +223,15 @@ class ReceivePack:
         except UpstreamError as err:
             return self._refuse_all(ex, req, say, str(err), one_line(str(err)), f"error: {err}")
         return self._final(req, ex.relay.unpack if ex.relay else "ok", ex)
+
+    def _settle(self, ex: Exchange, wire: Wire) -> None:
+        """The mirror's upkeep the outcomes left (gitgate.git.settle). It changes nothing the
+        agent was told: a failure is logged, and the next push fetches what it needs."""
+        for upkeep in wire.after or ():
+            try:
+                upkeep()
+            except Exception:
+                log.exception("mirror upkeep after the push to %s failed", ex.repo)
 
     def _limits(self) -> Limits:
         storage = self.config.storage

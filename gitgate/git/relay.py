@@ -22,7 +22,8 @@ from dulwich.protocol import (
     SIDE_BAND_CHANNEL_PROGRESS,
 )
 
-from gitgate.git.mirror import Quarantine, git_env
+from gitgate.git.mirror import git_env
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.wire import (
     Command,
     ProtocolError,

@@ -19,8 +19,9 @@ from dulwich.pack import UnresolvedDeltas
 
 from gitgate.checks.base import Check, CheckContext, Verdict
 from gitgate.config import Rule
-from gitgate.git.mirror import Mirrors, Quarantine
+from gitgate.git.mirror import Mirrors
 from gitgate.git.packspool import PackSpool
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.wire import Command, PushRequest
 from gitgate.inspection.packcache import PackCache
 from gitgate.inspection.packindex import index_in_place
@@ -163,7 +164,7 @@ def _unpacked(
                 repo=repo,
                 updates=[],
                 store=q.store,
-                upstream_has=q.mirror_store.__contains__,  # type: ignore[arg-type]
+                upstream_has=q.upstream_has,
                 push_options=[o.decode("utf-8", "replace") for o in req.push_options],
                 pack_bytes=size,
                 git_dirs=(str(mirrors.path(repo)), str(q.objects)),

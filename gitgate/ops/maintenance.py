@@ -27,7 +27,8 @@ def sweep_quarantines(root: Path, older_than_s: float = LEFTOVER_QUARANTINE_S) -
     """Remove quarantine directories left behind by a killed worker (kill -9, OOM)."""
     removed = 0
     cutoff = time.time() - older_than_s
-    for path in root.glob("push-*") if root.is_dir() else ():
+    made = [*root.glob("push-*"), *root.glob("spare-*")] if root.is_dir() else []
+    for path in made:  # a push's own, or one made ahead for it (gitgate.git.quarantine)
         try:
             if path.stat().st_mtime < cutoff:
                 shutil.rmtree(path, ignore_errors=True)

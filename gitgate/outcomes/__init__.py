@@ -10,11 +10,11 @@ a secret cannot be masked; it returns lines for the agent), then, once the agent
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from gitgate.exchange import Exchange
-from gitgate.git.mirror import Quarantine
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.wire import PushRequest
 from gitgate.mask.apply import Masked
 from gitgate.policy import Action
@@ -32,6 +32,16 @@ class Wire:
     forward: Callable[[bytes], None]  # upstream's own progress, passed through
     masked: Masked | None = None  # the relayed refs' rewrite (gitgate.outcomes.mask)
     wait: float = 0.0  # seconds to hold the queued push open (gitgate.outcomes.queue)
+    # mirror upkeep that changes nothing the agent is told (gitgate.git.settle): run once
+    # the agent has its answer; None runs it at once
+    after: list[Callable[[], None]] | None = field(default=None)
+
+    def later(self, upkeep: Callable[[], None]) -> None:
+        """Run `upkeep` after the answer (see `after`), or now when nobody runs it then."""
+        if self.after is None:
+            upkeep()
+        else:
+            self.after.append(upkeep)
 
 
 class Outcome:

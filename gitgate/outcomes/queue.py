@@ -14,7 +14,7 @@ from typing import BinaryIO, Protocol
 from gitgate.config import Config
 from gitgate.exchange import Caller, Exchange, RefStatus
 from gitgate.git import messages
-from gitgate.git.mirror import Quarantine
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.wire import PushRequest
 from gitgate.inspection.push import Push
 from gitgate.mask import apply as mask_apply

@@ -22,7 +22,8 @@ from gitgate.audit import notify
 from gitgate.audit.webhooks import BreakGlassEvent, QueueEvent
 from gitgate.config import Config
 from gitgate.exchange import Caller, RefStatus
-from gitgate.git.mirror import Mirrors, Quarantine
+from gitgate.git.mirror import Mirrors
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.relay import repack
 from gitgate.git.wire import PushRequest, encode_request_head
 from gitgate.inspection.push import FileChange, Push, printable

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from gitgate.exchange import Exchange
 from gitgate.git.mirror import Mirrors
+from gitgate.git.quarantine import Quarantine
 from gitgate.git.relay import RelayResult, relay, repack
 from gitgate.git.wire import Command
 from gitgate.mask import apply as mask_apply
@@ -40,9 +41,16 @@ class Relay(Outcome):
             # also holds a refused ref's objects would let that ref pass unscanned later.
             # A partial relay adopts nothing (and records no refs that would then point
             # at objects the mirror lacks); the next push fetches what it needs.
-            self.mirrors.adopt_pack(ex.repo, wire.quarantine)
-            self.mirrors.update_refs(ex.repo, accepted)
+            repo, quarantine = ex.repo, wire.quarantine
+            wire.later(lambda: self._adopt(repo, quarantine, accepted))
         return {c.ref: _reason(c.ref, result) for c in commands}
+
+    def _adopt(
+        self, repo: str, quarantine: Quarantine, accepted: list[tuple[bytes, bytes]]
+    ) -> None:
+        """The mirror takes what upstream took: the pack, then the refs."""
+        self.mirrors.adopt_pack(repo, quarantine)
+        self.mirrors.update_refs(repo, accepted)
 
     def _relay(
         self, ex: Exchange, wire: Wire, commands: list[Command], partial: bool
