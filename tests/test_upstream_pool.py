@@ -17,6 +17,7 @@ class KeepAlive(ThreadingHTTPServer):
 
     def __init__(self) -> None:
         self.connections = 0
+        self.bodies: list[bytes] = []
         self.lock = threading.Lock()
         outer = self
 
@@ -35,7 +36,11 @@ class KeepAlive(ThreadingHTTPServer):
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_POST = do_GET
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                with outer.lock:
+                    outer.bodies.append(self.rfile.read(length))
+                self.do_GET()
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -75,3 +80,31 @@ def test_a_connection_closed_by_the_server_is_replaced(server: KeepAlive) -> Non
     conn.sock.close()  # as if upstream dropped the idle connection
     assert up.request("GET", "acme/app", "info/refs").read() == b"hello"
     assert server.connections == 2
+
+
+def test_a_body_made_afresh_reuses_a_connection_and_is_sent_whole_again(
+    server: KeepAlive,
+) -> None:
+    """A push's relay reads its body back from the spool: a function that makes the stream
+    again can go over a kept-alive connection, and is sent from its start after a stale one."""
+    up = Upstream(f"http://127.0.0.1:{server.server_port}", None, timeout=10)
+    spooled = [b"0032commands\n", b"PACK", b"...objects..."]
+    made: list[int] = []
+
+    def body() -> Iterator[bytes]:
+        made.append(1)
+        return iter(spooled)
+
+    length = sum(map(len, spooled))
+    assert up.request("GET", "acme/app", "info/refs").read() == b"hello"
+    resp = up.request("POST", "acme/app", "git-receive-pack", body=body, content_length=length)
+    assert resp.read() == b"hello"
+    assert server.connections == 1  # the advertisement's connection carried the push
+    ((_, conn),) = up.pool._idle
+    assert conn.sock is not None
+    conn.sock.close()  # upstream dropped it while idle
+    resp = up.request("POST", "acme/app", "git-receive-pack", body=body, content_length=length)
+    assert resp.read() == b"hello"
+    assert server.connections == 2
+    assert server.bodies == [b"".join(spooled)] * 2  # whole each time, never a half
+    assert len(made) == 3  # made afresh for the retry

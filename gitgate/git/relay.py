@@ -68,11 +68,19 @@ def upstream_request(
     return PushRequest(list(commands), caps, options, req.pack_offset, list(req.shallow))
 
 
-def _body(head: bytes, pack: BinaryIO | None) -> Iterator[bytes]:
-    yield head
-    if pack is not None:
-        while chunk := pack.read(COPY_CHUNK):
-            yield chunk
+def _body(head: bytes, pack: BinaryIO | None) -> Callable[[], Iterator[bytes]]:
+    """The request body, from the pack's current position, as often as it is asked for: a
+    replayable body may go over a kept-alive connection (gitgate.upstream.http.Body)."""
+    start = pack.tell() if pack is not None else 0
+
+    def stream() -> Iterator[bytes]:
+        yield head
+        if pack is not None:
+            pack.seek(start)
+            while chunk := pack.read(COPY_CHUNK):
+                yield chunk
+
+    return stream
 
 
 def relay(

@@ -13,7 +13,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +21,20 @@ log = logging.getLogger("gitgate.upstream")
 
 CHUNK = 64 * 1024
 USER_AGENT = "git/2.39 gitgate/0.1"
+
+
+# A request body: bytes, a stream (sent once), or a function that makes the stream afresh:
+# such a body can be sent again, so its request may use a kept-alive connection (a spooled
+# push's relay, read back from its file).
+Body = bytes | Iterable[bytes] | Callable[[], Iterable[bytes]]
+
+
+def _replayable(body: Body | None) -> bool:
+    return body is None or isinstance(body, bytes) or callable(body)
+
+
+def _stream(body: Body | None) -> bytes | Iterable[bytes] | None:
+    return body() if callable(body) else body
 
 
 class Credential(Protocol):
@@ -101,7 +115,8 @@ class ConnectionPool:
 
     Against github.com every new connection is a TLS handshake; git itself reuses one
     connection for a whole push, so a gate that opens one per request would add latency to
-    every clone and push. Only requests whose body can be sent again (none, or bytes) use it:
+    every clone and push. Only requests whose body can be sent again (none, bytes, or a
+    function that reads a spooled body from its start: the relay of a push) use it:
     a reused connection the server has meanwhile closed fails on send, and such a request is
     retried once on a fresh connection.
     """
@@ -173,13 +188,13 @@ class Upstream:
         suffix: str,
         *,
         headers: Mapping[str, str] | None = None,
-        body: bytes | Iterable[bytes] | None = None,
+        body: Body | None = None,
         content_length: int | None = None,
         retry_on_401: bool = True,
     ) -> UpstreamResponse:
         """Send one request to `{git_url}/{repo}.git/{suffix}`.
 
-        A 401/403 with a replayable body (bytes or none) is retried once after the credential is
+        A 401/403 with a replayable body (see `Body`) is retried once after the credential is
         invalidated: GitHub App installation tokens expire and a cached one may be stale.
         """
         return self.send(
@@ -197,7 +212,7 @@ class Upstream:
         path: str,
         *,
         headers: Mapping[str, str] | None = None,
-        body: bytes | Iterable[bytes] | None = None,
+        body: Body | None = None,
         content_length: int | None = None,
         retry_on_401: bool = True,
         credential_statuses: tuple[int, ...] = (401, 403),
@@ -215,18 +230,18 @@ class Upstream:
                 hdrs["Transfer-Encoding"] = "chunked"
             else:
                 hdrs["Content-Length"] = str(content_length)
-        replayable = body is None or isinstance(body, bytes)
+        replayable = _replayable(body)
         conn = (self.pool.get() if replayable else None) or self._connect()
         reused = conn.sock is not None
         try:
-            conn.request(method, path, body=body, headers=hdrs, encode_chunked=chunked)
+            conn.request(method, path, body=_stream(body), headers=hdrs, encode_chunked=chunked)
             resp = conn.getresponse()
         except (OSError, http.client.HTTPException) as ex:
             conn.close()
             if reused:  # the server closed the idle connection meanwhile: once, afresh
                 conn = self._connect()
                 try:
-                    conn.request(method, path, body=body, headers=hdrs)
+                    conn.request(method, path, body=_stream(body), headers=hdrs)
                     resp = conn.getresponse()
                 except (OSError, http.client.HTTPException) as ex2:
                     conn.close()
@@ -236,12 +251,13 @@ class Upstream:
         if resp.status in credential_statuses and auth and self.credential:
             conn.close()
             self.credential.invalidate()
-            if retry_on_401 and (body is None or isinstance(body, bytes)):
+            if retry_on_401 and replayable:
                 return self.send(
                     method,
                     path,
                     headers=headers,
                     body=body,
+                    content_length=content_length,
                     retry_on_401=False,
                     credential_statuses=credential_statuses,
                 )
