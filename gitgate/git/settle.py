@@ -21,29 +21,46 @@ from collections.abc import Iterator
 
 
 class Settling:
-    """Per repository, the pushes of this process whose mirror upkeep is still running."""
+    """Per repository, the pushes of this process whose mirror upkeep is still running.
+
+    A reader waits only for the upkeep that had started when it began to wait: with many
+    agents pushing to one repo at once, some upkeep is nearly always running, and waiting
+    for none would queue every push behind all the others."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._pending: dict[str, int] = {}
+        self._next = 0
+        self._running: dict[str, set[int]] = {}
 
     @contextlib.contextmanager
     def running(self, repo: str) -> Iterator[None]:
         """Mark `repo`'s mirror as being settled for the length of the block."""
         with self._cond:
-            self._pending[repo] = self._pending.get(repo, 0) + 1
+            ticket = self._next
+            self._next += 1
+            self._running.setdefault(repo, set()).add(ticket)
         try:
             yield
         finally:
             with self._cond:
-                left = self._pending[repo] - 1
-                if left:
-                    self._pending[repo] = left
-                else:
-                    del self._pending[repo]
-                    self._cond.notify_all()
+                tickets = self._running[repo]
+                tickets.discard(ticket)
+                if not tickets:
+                    del self._running[repo]
+                self._cond.notify_all()
 
     def wait(self, repo: str, timeout: float) -> bool:
-        """Wait (up to `timeout` s) until no upkeep of `repo` runs; False on timeout."""
+        """Wait (up to `timeout` s) until the upkeep of `repo` running now has ended (not
+        upkeep that starts meanwhile); False on timeout."""
+        return self.wait_since(self.now(), repo, timeout)
+
+    def now(self) -> int:
+        """A mark: upkeep started before it is what `wait_since` waits for."""
         with self._cond:
-            return self._cond.wait_for(lambda: repo not in self._pending, timeout)
+            return self._next
+
+    def wait_since(self, mark: int, repo: str, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: not any(t < mark for t in self._running.get(repo, ())), timeout
+            )

@@ -39,3 +39,20 @@ def test_two_upkeeps_of_one_repo_both_end_before_readers_go_on() -> None:
     assert settling.wait("acme/app", timeout=0) is False
     second.__exit__(None, None, None)
     assert settling.wait("acme/app", timeout=0) is True
+
+
+def test_a_reader_does_not_wait_for_upkeep_that_started_after_it() -> None:
+    """Many agents on one repo: some upkeep nearly always runs; a push waits only for
+    what was running when it arrived."""
+    settling = Settling()
+    earlier = settling.running("acme/app")
+    earlier.__enter__()
+    mark = settling.now()  # a push arrives
+    later = settling.running("acme/app")
+    later.__enter__()
+    assert settling.wait_since(mark, "acme/app", timeout=0) is False  # `earlier` runs
+    earlier.__exit__(None, None, None)
+    assert settling.wait_since(mark, "acme/app", timeout=0) is True  # `later` is not waited for
+    assert settling.wait("acme/app", timeout=0) is False  # a push arriving now waits for it
+    later.__exit__(None, None, None)
+    assert settling.wait("acme/app", timeout=0) is True
