@@ -205,7 +205,11 @@ class Mirrors:
                 "GIT_CONFIG_KEY_0": "http.extraHeader",
                 "GIT_CONFIG_VALUE_0": f"Authorization: {auth}",
             }
-        cmd = ["git", "fetch", "--quiet", "--prune", "--no-write-fetch-head"]
+        # Always a pack, never loose objects (git explodes fetches under 100 objects): one
+        # file and its index instead of a file and maybe a directory per object (mkdir
+        # alone is 0.3 - 9 ms here), and dulwich then finds them with the other packs.
+        cmd = ["git", "-c", "fetch.unpackLimit=1", "fetch", "--quiet", "--prune"]
+        cmd += ["--no-write-fetch-head", "--no-show-forced-updates"]
         cmd += [self.upstream.repo_url(repo), *FETCH_REFSPECS]
         with self._lock(repo):
             proc = subprocess.run(
