@@ -118,6 +118,7 @@ def test_missing_object_means_mirror_behind_other_failures_are_the_gates(tmp_pat
     failing for another reason is not blamed on the push."""
     from gitgate.inspection.history import GitFailed
     from gitgate.inspection.push import MissingObjects, changes
+    from gitgate.inspection.treediff import SMALL_JOBS
 
     repo = make_repo(tmp_path / "r.git", generate(5, histories=1))
     push = gate_push(repo, {}, set())
@@ -126,8 +127,9 @@ def test_missing_object_means_mirror_behind_other_failures_are_the_gates(tmp_pat
         list(changes(push, [Job(absent)]))
     push.git_dirs = (str(tmp_path / "not-a-repo"), str(tmp_path / "nothing"))
     (tip, _), *_ = commits_with_parents(repo)
+    # more jobs than a small push: git's to diff (gitgate.inspection.treediff)
     with pytest.raises(GitFailed) as failed:
-        list(changes(push, [Job(tip)]))
+        list(changes(push, [Job(tip)] * (SMALL_JOBS + 1)))
     assert not isinstance(failed.value, MissingObjects)
     push.store.close()
 
@@ -167,3 +169,38 @@ def test_checks_and_messages_take_every_shape(tmp_path: Path) -> None:
             status_line(update.command.ref, v.reason or "x").decode("utf-8")
         escaped += "\\x" in text
     assert escaped > 0  # non-UTF-8 paths were among them, shown escaped
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_in_process_diff_of_a_small_push_is_gits(tmp_path: Path, seed: int) -> None:
+    """gitgate.inspection.treediff answers a small push's ordinary commits without git: over
+    every ordinary commit of 60 random histories (renames against edits, type changes, files
+    becoming directories, gitlinks, odd paths), in batches as pushes bring them, and each as a
+    force-push's net change against an unrelated commit, it gives exactly git's changes."""
+    from dulwich.object_store import DiskObjectStore
+
+    from gitgate.inspection.treediff import SMALL_JOBS, quick_changes
+
+    repo = make_repo(tmp_path / "r.git", generate(seed, histories=60))
+    dirs = (str(repo), str(repo / "objects"))
+    ordinary = [c for c, parents in commits_with_parents(repo) if len(parents) <= 1]
+    jobs = [Job(c) for c in ordinary]
+    jobs += [Job(a, (b,)) for a, b in zip(ordinary[::7], ordinary[3::7], strict=False)]
+    store = DiskObjectStore(str(repo / "objects"))
+    compared = renamed = 0
+    try:
+        for start in range(0, len(jobs), SMALL_JOBS):
+            batch = jobs[start : start + SMALL_JOBS]
+            quick = quick_changes(store, dirs, batch)
+            assert quick is not None
+            want = list(path_changes(dirs, batch))
+            assert [j for j, _ in quick] == [j for j, _ in want]
+            for (job, got), (_, expected) in zip(quick, want, strict=True):
+                assert sorted(got, key=repr) == sorted(expected, key=repr), job
+                compared += 1
+                renamed += any(c.kind == "rename" for c in got)
+    finally:
+        store.close()
+    assert compared > 600 and renamed > 10  # the histories really had renames to pair
+    merge = next(c for c, parents in commits_with_parents(repo) if len(parents) > 1)
+    assert quick_changes(DiskObjectStore(str(repo / "objects")), dirs, [Job(merge)]) is None

@@ -192,19 +192,19 @@ def path_changes(
     found: list[tuple[Job, list[RawChange]]] = []
     for job, records in _diff_tree(git_dirs, jobs, ["-c", "--no-renames"]):
         found.append((job, [c for meta, p in records for c in _against_first_parent(meta, p[0])]))
-    needs = [i for i, (_, changes) in enumerate(found) if _may_rename(changes)]
-    renames = dict(zip(needs, _renames(git_dirs, [found[i][0] for i in needs]), strict=True))
+    needs = [i for i, (_, changes) in enumerate(found) if may_rename(changes)]
+    pairs = dict(zip(needs, renames(git_dirs, [found[i][0] for i in needs]), strict=True))
     for i, (job, changes) in enumerate(found):
-        yield job, _relabel(changes, renames.get(i, []))
+        yield job, relabel(changes, pairs.get(i, []))
 
 
-def _may_rename(changes: Iterable[RawChange]) -> bool:
+def may_rename(changes: Iterable[RawChange]) -> bool:
     adds = {c.path for c in changes if c.kind == "add"}
     deletes = {c.path for c in changes if c.kind == "delete"}
     return bool(adds - deletes) and bool(deletes - adds)
 
 
-def _renames(git_dirs: tuple[str, str], jobs: list[Job]) -> list[list[tuple[bytes, bytes]]]:
+def renames(git_dirs: tuple[str, str], jobs: list[Job]) -> list[list[tuple[bytes, bytes]]]:
     """(old, new) rename pairs per job, from one bounded `git diff-tree -M` run against the
     first parent (for a force-push's net change: against the old tip)."""
     if not jobs:
@@ -216,7 +216,7 @@ def _renames(git_dirs: tuple[str, str], jobs: list[Job]) -> list[list[tuple[byte
     ]
 
 
-def _relabel(changes: list[RawChange], pairs: list[tuple[bytes, bytes]]) -> list[RawChange]:
+def relabel(changes: list[RawChange], pairs: list[tuple[bytes, bytes]]) -> list[RawChange]:
     """Merge a delete and an add into one rename where git paired them."""
     if not pairs:
         return changes

@@ -243,13 +243,24 @@ class OutsideBases:
         hit = self._raw.get(key)
         if hit is not None:
             return hit
-        kind, data = self.store.get_raw(oid)
+        kind, data = self._read(oid)
         if len(data) <= KEEP_BYTES and len(data) <= self.budget:
             self.budget -= len(data)
             self._raw[key] = (kind, data)
         if kind == BLOB and self.cache is not None:
             self.cache.offer_blob(key.hex().encode(), data)
         return kind, data
+
+    def _read(self, oid: RawObjectID | ObjectID) -> tuple[int, bytes]:
+        """From the store's alternates first (a quarantine's: the mirror, where an outside
+        base is), sparing each read a miss in the store's own packs, which rescans its pack
+        directory and probes for a loose object; then the store (a masked push's originals)."""
+        for alternate in self.store.alternates:
+            try:
+                return alternate.get_raw(oid)
+            except KeyError:
+                continue
+        return self.store.get_raw(oid)
 
 
 def _resolve(

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import subprocess
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,6 +36,7 @@ from gitgate.inspection.history import (
     path_changes,
 )
 from gitgate.inspection.packcache import PackCache
+from gitgate.inspection.treediff import quick_changes
 
 MAX_COMMITS = 200_000
 BLOB_CACHE_BYTES = 16 * 1024 * 1024  # per push, whatever the push's size
@@ -233,9 +234,16 @@ _MISSING = ("bad object", "could not read", "unable to read", "not a valid objec
 
 
 def changes(push: Push, jobs: list[Job]) -> Iterator[tuple[Job, list[FileChange]]]:
-    """What each job's commit changed (see gitgate.inspection.history), all jobs in one git run."""
-    found = push.history.changes(jobs) if push.history else path_changes(push.git_dirs, jobs)
+    """What each job's commit changed (see gitgate.inspection.history): a few ordinary commits
+    in-process (gitgate.inspection.treediff), else all jobs in one git run."""
     try:
+        found: Iterable[tuple[Job, list[RawChange]]] | None = (
+            push.history.changes(jobs)
+            if push.history
+            else quick_changes(push.store, push.git_dirs, jobs)  # a small push: no git
+        )
+        if found is None:
+            found = path_changes(push.git_dirs, jobs)
         for job, raws in found:
             yield job, [_convert(r, job.commit) for r in raws]
     except GitFailed as ex:
