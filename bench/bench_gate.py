@@ -193,7 +193,11 @@ class Bench:
         assert self.gate is not None and self.sampler is not None
         workers = self.gate.worker_pids()
         hwm = max((status_kib(pid, "VmHWM") for pid in workers), default=0)
-        return {"tree_peak_mib": round(self.sampler.peak_mib(), 1), "worker_hwm_mib": hwm / 1024}
+        return {
+            "tree_peak_mib": round(self.sampler.peak_mib(), 1),
+            "tree_anon_peak_mib": round(self.sampler.anon_peak_mib(), 1),
+            "worker_hwm_mib": hwm / 1024,
+        }
 
     def gate_durations(self, since: int, service: str, repo: str) -> list[float]:
         """The gate's own duration_ms for the pushes it relayed (not git's empty probe POST)."""

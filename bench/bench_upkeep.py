@@ -287,14 +287,14 @@ def _row(label: str, s: dict[str, Any], aim: float | None, ratio: float, note: s
     return (
         f"| {label} | {s['direct']['median']:.3f} | {s['gate']['median']:.3f} | {ratio:.2f} | "
         f"{s['noise_floor']:.2f} | {f'≤ {aim}' if aim else '—'} | {met} | "
-        f"{s['rss']['tree_peak_mib']:.0f} | {note} |"
+        f"{s['rss']['tree_peak_mib']:.0f} ({s['rss'].get('tree_anon_peak_mib', 0):.0f}) | {note} |"
     )
 
 
 def report(r: dict[str, Any]) -> str:
     rows = [
         "| scenario | direct s (median) | gate s (median) | gate ÷ direct | noise floor "
-        "(direct max/min) | aim | met | gate tree peak RSS MiB | notes |",
+        "(direct max/min) | aim | met | gate tree peak RSS MiB (of it anonymous) | notes |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     if "small_push" in r:

@@ -141,11 +141,15 @@ def tree_cpu_s(root: int) -> float:
 
 
 class TreeSampler:
-    """Peak of the summed VmRSS of a process tree, sampled in a thread every `interval` s."""
+    """Peak of the summed VmRSS of a process tree, sampled in a thread every `interval` s;
+    and of its RssAnon alone: VmRSS also counts file pages a process maps, and dulwich maps a
+    pushed pack whole (a 500 MB push shows ~500 MB of page cache in the worker's RSS, which
+    the kernel reclaims at will), while RssAnon is the heap and stacks the gate allocated."""
 
     def __init__(self, root: int, interval: float = 0.05) -> None:
         self.root, self.interval = root, interval
         self._peak = 0
+        self._anon_peak = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -163,9 +167,12 @@ class TreeSampler:
             self.sample()
 
     def sample(self) -> int:
-        total = sum(status_kib(pid, "VmRSS") for pid in process_tree(self.root))
+        pids = process_tree(self.root)
+        total = sum(status_kib(pid, "VmRSS") for pid in pids)
+        anon = sum(status_kib(pid, "RssAnon") for pid in pids)
         with self._lock:
             self._peak = max(self._peak, total)
+            self._anon_peak = max(self._anon_peak, anon)
         return total
 
     def reset(self, workers: Iterable[int]) -> None:
@@ -176,11 +183,17 @@ class TreeSampler:
         now = self.sample()
         with self._lock:
             self._peak = now
+            self._anon_peak = sum(status_kib(pid, "RssAnon") for pid in process_tree(self.root))
 
     def peak_mib(self) -> float:
         self.sample()
         with self._lock:
             return self._peak / 1024
+
+    def anon_peak_mib(self) -> float:
+        self.sample()
+        with self._lock:
+            return self._anon_peak / 1024
 
 
 # --- the gate -------------------------------------------------------------------------------
