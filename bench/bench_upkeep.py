@@ -20,7 +20,8 @@ cannot be told from noise.
 - big push: M files of 1 MiB random bytes in one commit. Peak disk of the gate (its data dir
   plus deleted-but-open spool files) over the push size.
 - 1,000 commits: bench_history.py's seeded history (tests/fixtures/bighistory.py) pushed whole
-  to a fresh empty upstream repo per run and side, secret scan on (the gate's default).
+  to a fresh empty upstream repo per run and side, secret scan on (the gate's default); a new
+  seed per pair of runs, so no run finds its blobs in the gate's scan cache.
 - real source: bench_gate.py's source push, one commit of ~24 MB of site-packages *.py on
   top of a seeded repo, scan on; also the gate's inspection throughput, as bench_gate.py
   defines it: MB of new blobs / (gate push - direct push, medians).
@@ -297,11 +298,15 @@ class Upkeep(Bench):
         self.results["big_push"] = self.result(res, mb=count * 1.048576, disk_ratio=summary(disk))
 
     def commits(self) -> None:
-        """The whole seeded history, pushed to a fresh empty repo each run (one per side)."""
-        history = self.root / "history.git"
-        tip = build_history(history, self.args.commits, self.env)
+        """A seeded history pushed whole to a fresh empty repo each run (one per side); each
+        pair of runs its own seed, so the gate's scan cache has never seen its blobs."""
+        histories: dict[int, tuple[Path, str]] = {}
 
         def run(via_gate: bool, i: int) -> float:
+            if i not in histories:  # untimed: the same history for both sides of a pair
+                path = self.root / f"history-{i}.git"
+                histories[i] = path, build_history(path, self.args.commits, self.env, 100 + i)
+            history, tip = histories[i]
             name = f"hist-{'gate' if via_gate else 'direct'}-{i}"
             bare = self.bare(name)
             url, env = self.url(name, via_gate), self.env_for(via_gate)
