@@ -53,11 +53,11 @@ def say(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
-def build_history(path: Path, commits: int, env: dict[str, str]) -> str:
+def build_history(path: Path, commits: int, env: dict[str, str], seed: int = 17) -> str:
     git("init", "--bare", "-q", "-b", "main", str(path), env=env)
     proc = subprocess.run(
         ["git", "--git-dir", str(path), "fast-import", "--quiet"],
-        input=generate(commits),
+        input=generate(commits, seed),
         env=env,
         capture_output=True,
     )

@@ -115,7 +115,7 @@ class Prefilter:
 
     def lines_to_scan(self, lines: Sequence[str], filename: str) -> list[int]:
         """Indexes (0-based) of the lines detect-secrets has to scan, in order."""
-        stripped = [line.rstrip() for line in lines]  # what the plugins see
+        stripped = list(map(str.rstrip, lines))  # what the plugins see
         candidates = self.candidates(stripped)
         return [
             index
@@ -144,13 +144,18 @@ class Prefilter:
                 spans.extend((m.start(), m.end(), plugins) for m in regex.finditer(folded))
         if not spans:
             return {}
-        starts = list(accumulate((len(s) for s in stripped), lambda a, n: a + n + 1, initial=0))
+        # Where each line starts in `text` (one more: where a line after the last would), at
+        # C speed: a Python lambda per line was a tenth of the engine's time on real source.
+        starts = list(accumulate(map((1).__add__, map(len, stripped)), initial=0))
         found: dict[int, set[int]] = {}
         for start, end, plugins in spans:
-            # A match that spans lines marks them all; hints are built not to, but be safe.
             first = bisect_right(starts, start) - 1
-            last = bisect_right(starts, max(start, end - 1)) - 1
-            for index in range(first, last + 1):
+            last = max(start, end - 1)
+            if last < starts[first + 1]:  # within its line, as hints are built to be
+                found.setdefault(first, set()).update(plugins)
+                continue
+            # A match that spans lines marks them all; hints are built not to, but be safe.
+            for index in range(first, bisect_right(starts, last)):
                 found.setdefault(index, set()).update(plugins)
         return found
 

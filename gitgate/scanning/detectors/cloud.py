@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from gitgate.scanning.detectors.base import CONTEXT_HINT, PrefixedDetector
+from gitgate.scanning.detectors.base import CONTEXT_HINTS, PrefixedDetector
 
 
 class GoogleApiKeyDetector(PrefixedDetector):
@@ -74,7 +74,7 @@ class DatadogKeyDetector(PrefixedDetector):
     that says Datadog (DD_API_KEY, datadog_app_key, ...)."""
 
     secret_type = "Datadog Key"
-    FOLDED_HINTS = (CONTEXT_HINT,)
+    FOLDED_HINTS = CONTEXT_HINTS
     MIN_WORD = 0
     denylist = (
         re.compile(

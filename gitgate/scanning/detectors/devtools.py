@@ -6,7 +6,8 @@ import base64
 import re
 from typing import Any
 
-from gitgate.scanning.detectors.base import CONTEXT_HINT, KEYWORD_HINT, PrefixedDetector
+from gitgate.scanning.detectors.base import CONTEXT_HINTS, PrefixedDetector
+from gitgate.scanning.hints import KEYWORD_HINT
 
 
 class GitHubFineGrainedTokenDetector(PrefixedDetector):
@@ -102,7 +103,7 @@ class BearerTokenDetector(PrefixedDetector):
     """`Authorization: Bearer <token>` (and `Bearer <token>` strings in code and configs)."""
 
     secret_type = "Bearer Token"
-    FOLDED_HINTS = (CONTEXT_HINT,)
+    FOLDED_HINTS = CONTEXT_HINTS
     MIN_WORD = 0
     denylist = (
         re.compile(
@@ -117,7 +118,7 @@ class TokenKeywordDetector(PrefixedDetector):
     the line a config line (`NAME=value`, `name: value`); what looks like code is not a secret."""
 
     secret_type = "Token Keyword"
-    FOLDED_HINTS = (CONTEXT_HINT,)
+    FOLDED_HINTS = CONTEXT_HINTS
     MIN_WORD = 0
     denylist = (
         re.compile(
@@ -173,7 +174,7 @@ class UrlQueryCredentialDetector(PrefixedDetector):
     """Credentials in a URL's query or a JDBC/ODBC string: `?password=...`, `;pwd=...`."""
 
     secret_type = "URL Query Credential"
-    FOLDED_HINTS = (KEYWORD_HINT, CONTEXT_HINT)  # password, pwd, secret, api_key; token
+    FOLDED_HINTS = (KEYWORD_HINT, *CONTEXT_HINTS)  # password, pwd, secret, api_key; token
     MIN_WORD = 0
     denylist = (
         re.compile(
