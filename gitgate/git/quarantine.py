@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,8 @@ if TYPE_CHECKING:
 SPARE_MAX_AGE_S = 600.0
 SPARE_PREFIX = "spare-"
 MEMO_MAX = 200_000  # object ids whose presence in the mirror one push remembers
+PRIME_MIN = 64  # ids: fewer are asked one by one (starting git costs ~3 ms)
+PRIME_TIMEOUT_S = 60.0
 
 
 def skeleton(root: Path, mirror_objects: Path, prefix: str = "push-") -> Path:
@@ -129,6 +133,38 @@ class Quarantine:
             if len(self._has) < MEMO_MAX:
                 self._has[oid] = known
         return known
+
+    def prime(self, oids: Collection[bytes]) -> None:
+        """Learn at once which of many ids (a big push's objects) the mirror has.
+
+        Each `upstream_has` miss is ~80 us of dulwich (every pack, a pack-directory rescan,
+        a loose-object probe): 0.1 - 0.2 s for the 1,669 blobs of a 1,000-commit push, and as
+        much again for its commits. `git cat-file --batch-check` answers them all in C. Below
+        PRIME_MIN ids starting git costs more than it saves. Best effort: if git fails, each
+        id is asked the usual way."""
+        from gitgate.git.mirror import git_env  # (mirror imports this module)
+
+        todo = [o for o in oids if o not in self._has]
+        if len(todo) < PRIME_MIN or len(self._has) + len(todo) > MEMO_MAX:
+            return
+        try:
+            proc = subprocess.run(
+                ["git", "cat-file", "--batch-check=%(objectname)"],
+                input=b"\n".join(todo) + b"\n",
+                env=git_env({"GIT_DIR": str(self.mirror_objects.parent)}),
+                capture_output=True,
+                timeout=PRIME_TIMEOUT_S,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return
+        lines = proc.stdout.split(b"\n")
+        if proc.returncode != 0 or len(lines) != len(todo) + 1:
+            return
+        for oid, line in zip(todo, lines, strict=False):
+            # "<id>" when the mirror has it, "<id> missing" when not (same order as asked)
+            if line.split(b" ", 1)[0] != oid:
+                return
+            self._has[oid] = not line.endswith(b" missing")
 
     def close(self) -> None:
         """Remove this quarantine, and make the next push's (the agent has its answer by now:

@@ -64,6 +64,10 @@ class PackCache:
         """How many objects are kept (not `__len__`: an empty cache is still a cache)."""
         return len(self._blobs) + len(self._commits)
 
+    def commit_ids(self) -> list[bytes]:
+        """The hex ids of the commits kept (all the pack's, unless the budget ran out)."""
+        return list(self._commits)
+
     def clear(self) -> None:
         """Forget everything (the quarantine is closed: nothing will read them again)."""
         self._blobs.clear()

@@ -173,6 +173,8 @@ def _unpacked(
             )
             if known is not None and known.ids:
                 translated(push, known.ids)
+            # a big push's objects, asked of the mirror at once (checks and walk ask each)
+            q.prime([*blob_sizes, *cache.commit_ids()])
             build_push(push, list(commands))
         except (KeyError, MissingObjects) as ex:
             q.close()

@@ -95,3 +95,40 @@ def test_upstream_has_asks_the_mirror_once_per_object(
     finally:
         q.close()
         mirrors.close()
+
+
+def test_prime_asks_git_once_for_many_ids_and_agrees_with_the_mirror(
+    mirrors: Mirrors, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    work = tmp_path / "w"
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    (work / "a.txt").write_text("a\n")
+    env = {"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@e", "GIT_COMMITTER_NAME": "a",
+           "GIT_COMMITTER_EMAIL": "a@e", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    subprocess.run(["git", "add", "."], cwd=work, check=True, env=env)
+    subprocess.run(["git", "commit", "-qm", "a"], cwd=work, check=True, env=env)
+    subprocess.run(["git", "push", "-q", str(mirrors.path(REPO)), "HEAD:refs/heads/main"],
+                   cwd=work, check=True, env=env)  # fmt: skip
+    have = subprocess.run(["git", "rev-parse", "HEAD", "HEAD:a.txt"], cwd=work, check=True,
+                          capture_output=True).stdout.split()  # fmt: skip
+    absent = [b"%040x" % n for n in range(1, 100)]
+    q = Quarantine(mirrors, REPO)
+    try:
+        q.prime([*have, *absent])
+        asked: list[bytes] = []
+        store_type = type(q.mirror_store)
+        real = store_type.__contains__
+        monkeypatch.setattr(
+            store_type, "__contains__", lambda self, oid: asked.append(oid) or real(self, oid)
+        )
+        assert all(q.upstream_has(o) for o in have)
+        assert not any(q.upstream_has(o) for o in absent)
+        assert asked == []  # all answered by the one git run
+        # a few ids are not worth starting git for: asked one by one, as before
+        few = [b"%040x" % n for n in range(200, 210)]
+        q.prime(few)
+        assert not any(q.upstream_has(o) for o in few)
+        assert len(asked) == len(few)
+    finally:
+        q.close()
+        mirrors.close()
