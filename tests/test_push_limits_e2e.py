@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dulwich.object_store import DiskObjectStore
 
 from gitgate.inspection import packindex
 from tests.fixtures.gate import GateServer
@@ -25,9 +24,9 @@ def unpacks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
     calls: list[Any] = []
     real = packindex._resolve
 
-    def spy(store: DiskObjectStore, *args: Any, **kw: Any) -> Any:
-        calls.append(store.path)
-        return real(store, *args, **kw)
+    def spy(outside: packindex.OutsideBases, path: Path, *args: Any, **kw: Any) -> Any:
+        calls.append(path)
+        return real(outside, path, *args, **kw)
 
     monkeypatch.setattr(packindex, "_resolve", spy)
     yield calls
