@@ -120,16 +120,24 @@ def test_warm_store_is_shared_and_sees_new_packs(
         assert second.encode() in again  # the adopted pack is seen
 
 
-def test_advertisement_starts_the_fetch_of_refs_the_mirror_lacks(
+def pushed_once(
     make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
-) -> None:
+) -> tuple[Path, str, GateServer, Path]:
+    """A gate, a clone through it and one push of `a.txt` (which makes the mirror)."""
     bare, repo = seeded
     gate = make_gate()
-    mirrors = gate.runtime.mirrors
     work = tmp_path / "w"
     git("clone", "-q", gate.remote(repo), str(work))
     commit(work, {"a.txt": "a\n"}, "a")
     assert git("push", "origin", "HEAD:main", cwd=work, check=False).returncode == 0
+    return bare, repo, gate, work
+
+
+def test_advertisement_starts_the_fetch_of_refs_the_mirror_lacks(
+    make_gate: MakeGate, seeded: tuple[Path, str], tmp_path: Path
+) -> None:
+    bare, repo, gate, work = pushed_once(make_gate, seeded, tmp_path)
+    mirrors = gate.runtime.mirrors
     # a human pushes straight to upstream: the mirror lacks that commit
     human = tmp_path / "human"
     git("clone", "-q", str(bare), str(human))
@@ -247,13 +255,8 @@ def test_the_agent_has_its_answer_before_the_mirror_adopts_and_the_next_push_wai
 ) -> None:
     """gitgate.git.settle: adopting the relayed pack and recording the refs happen after the
     push's answer; a next push to the repo waits for them instead of fetching."""
-    bare, repo = seeded
-    gate = make_gate()
+    bare, repo, gate, work = pushed_once(make_gate, seeded, tmp_path)  # the mirror warm
     mirrors = gate.runtime.mirrors
-    work = tmp_path / "w"
-    git("clone", "-q", gate.remote(repo), str(work))
-    commit(work, {"warm.txt": "warm\n"}, "warm the mirror")
-    assert git("push", "-q", "origin", "HEAD:main", cwd=work).returncode == 0
 
     in_upkeep, release = threading.Event(), threading.Event()
     real_update = type(mirrors).update_refs
@@ -272,7 +275,7 @@ def test_the_agent_has_its_answer_before_the_mirror_adopts_and_the_next_push_wai
 
     monkeypatch.setattr(type(mirrors), "update_refs", slow_update)
     monkeypatch.setattr(type(mirrors), "fetch", counting_fetch)
-    first = commit(work, {"a.txt": "a\n"}, "a")
+    first = commit(work, {"a.txt": "a again\n"}, "a again")
     result = git("push", "origin", "HEAD:main", cwd=work, check=False)
     # answered (and relayed) while the mirror's upkeep is still blocked
     assert result.returncode == 0, result.stderr

@@ -37,7 +37,7 @@ def quick_changes(
         if len(parents) > 1:
             return None  # git's combined diff
         old_tree = _commit(store, parents[0]).tree if parents else None
-        found.append((job, _diff(store, old_tree, commit.tree)))
+        found.append((job, tree_diff(store, old_tree, commit.tree)))
     needs = [i for i, (_, changes) in enumerate(found) if may_rename(changes)]
     pairs = dict(zip(needs, renames(git_dirs, [found[i][0] for i in needs]), strict=True))
     return [(job, relabel(changes, pairs.get(i, []))) for i, (job, changes) in enumerate(found)]
@@ -53,7 +53,9 @@ def _commit(store: BaseObjectStore, oid: bytes) -> Commit:
     return obj
 
 
-def _diff(store: BaseObjectStore, old: bytes | None, new: bytes) -> list[RawChange]:
+def tree_diff(store: BaseObjectStore, old: bytes | None, new: bytes) -> list[RawChange]:
+    """Every path that differs between two trees (None: the empty tree), against `old`;
+    a type change as a delete and an add, as git diff-tree gives them."""
     out: list[RawChange] = []
     try:
         for ch in tree_changes(store, ObjectID(old) if old else None, ObjectID(new)):

@@ -25,7 +25,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dulwich.diff_tree import tree_changes
 from dulwich.index import commit_tree
 from dulwich.object_store import MemoryObjectStore
 from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree
@@ -36,6 +35,7 @@ from gitgate.config import Config, Rule
 from gitgate.git.wire import Command
 from gitgate.inspection.history import Job, RawChange
 from gitgate.inspection.push import MissingObjects, Push, build_push
+from gitgate.inspection.treediff import tree_diff
 from gitgate.scanning import SecretScanner
 
 ZERO = b"0" * 40
@@ -167,16 +167,7 @@ class MemoryHistory:
         return obj
 
     def _diff(self, old: bytes | None, new: bytes) -> list[RawChange]:
-        out = []
-        for ch in tree_changes(self.store, ObjectID(old) if old else None, ObjectID(new)):
-            o, n = ch.old, ch.new
-            if ch.type == "add" and n is not None:
-                out.append(RawChange("add", n.path, None, 0, n.mode, None, n.sha))
-            elif ch.type == "delete" and o is not None:
-                out.append(RawChange("delete", o.path, o.path, o.mode, 0, o.sha, None))
-            elif o is not None and n is not None:
-                out.append(RawChange("modify", n.path, o.path, o.mode, n.mode, o.sha, n.sha))
-        return out
+        return tree_diff(self.store, old, new)  # production's in-process diff (treediff)
 
 
 def _paired(changes: list[RawChange]) -> list[RawChange]:
