@@ -186,3 +186,52 @@ def test_upstream_failures_are_upstream_errors(upstream: tuple[Upstream, Recorde
 def test_advertised_refs(upstream: tuple[Upstream, Recorded]) -> None:
     http, _ = upstream
     assert advertised_refs(http, "acme/app") == {MAIN: A}
+
+
+class Expiring:
+    """A credential whose first token upstream no longer takes (an App token past expiry)."""
+
+    def __init__(self) -> None:
+        self.token, self.invalidated = "old", 0
+
+    def authorization(self) -> str:
+        return f"Bearer {self.token}"
+
+    def invalidate(self) -> None:
+        self.invalidated += 1
+        self.token = "new"
+
+    def describe(self) -> str:
+        return "test credential"
+
+
+def test_a_relay_refused_for_a_stale_token_is_sent_again_whole_with_a_fresh_one(
+    upstream: tuple[Upstream, Recorded],
+) -> None:
+    """The relay's body is read back from the spool, so a 401 (a GitHub App token that
+    expired) is answered by sending the same push again with a new token, not by failing."""
+    up, rec = upstream
+    cred = Expiring()
+    up.credential = cred
+    statuses = iter([401, 200])
+
+    def answer_in_turn(self: Handler) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        rec.posts.append((self.path, dict(self.headers), body))
+        status = next(statuses)
+        self._answer(status, rec.reply if status == 200 else b"")
+
+    rec.reply = band(1, report(b"unpack ok", b"ok " + MAIN)) + pkt_line(None)
+    original = Handler.do_POST
+    Handler.do_POST = answer_in_turn  # type: ignore[method-assign]
+    try:
+        pack = io.BytesIO(b"xx" + PACK)
+        pack.seek(2)
+        result = relay(up, "acme/app", request(), [Command(A, B, MAIN)], pack, len(PACK),
+                       lambda _: None)  # fmt: skip
+    finally:
+        Handler.do_POST = original  # type: ignore[method-assign]
+    assert cred.invalidated == 1
+    assert [p[1]["Authorization"] for p in rec.posts] == ["Bearer old", "Bearer new"]
+    assert rec.posts[0][2] == rec.posts[1][2] and rec.posts[1][2].endswith(PACK)  # whole again
+    assert result.ok(MAIN)
