@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 log = logging.getLogger("gitgate.app")
+PRESTART_JOIN_S = 10.0  # at exit, the longest wait for the scanner's processes to start
 
 
 class RequestContext:
@@ -193,13 +195,22 @@ def get_app() -> falcon.App:
     runtime = app.runtime
     scanner = services.scanner
 
+    starting: list[threading.Thread] = []
+
     def close() -> None:
         runtime.close()
         scanner.abort()
+        # A SIGTERM while the scanner's processes are still being started: let that start
+        # end (it then stops the pool it made, see SecretScanner._ensure_pool) before the
+        # exit stops multiprocessing's fork server. Otherwise the fork server waited for the
+        # half-made pool's first process, which waited for this worker, which waited for the
+        # fork server: the worker hung until gunicorn's graceful timeout killed it (30 s).
+        for thread in starting:
+            thread.join(PRESTART_JOIN_S)
 
     # SIGTERM: stop scans now and refuse what they were checking, then gunicorn's own stop
     shutdown.install(services.stopping, scanner.abort, close)
-    scanner.prestart()  # the first push does not wait for the scanner's processes (#11)
+    starting.append(scanner.prestart())  # the first push does not wait for the pool (#11)
     _end_holds_on_term(runtime)
     return app
 

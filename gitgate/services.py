@@ -62,8 +62,9 @@ class Scanner(Protocol):
         self, blobs: Sequence[tuple[bytes, str, bytes]], *, budget_s: float
     ) -> dict[bytes, list[SecretHit]]: ...
 
-    def prestart(self) -> object:
-        """Start its processes in the background (a gunicorn worker, as it boots)."""
+    def prestart(self) -> threading.Thread:
+        """Start its processes in the background (a gunicorn worker, as it boots); the
+        thread doing it (joined at exit, before multiprocessing's fork server is stopped)."""
         ...
 
     def abort(self) -> None:

@@ -189,3 +189,26 @@ def test_ctrl_c_after_a_scanned_push_stops_everything(
     # a pool process interrupted mid-wait dies (holding the task queue's lock at times, which
     # is what left the worker stuck) and the pool respawns it: none may take the SIGINT
     assert "KeyboardInterrupt" not in log and "Traceback" not in log, log
+
+
+def test_sigterm_while_the_scanner_starts_ends_the_worker_at_once(tmp_path: Path) -> None:
+    """A SIGTERM right after the worker's first answer lands while its scanner processes are
+    still being started. The worker used to hang at exit (the fork server waited for the
+    half-made pool, the pool for the worker, the worker for the fork server) until gunicorn's
+    graceful timeout, 30 s, killed it: every `systemctl stop` soon after a start, and 30 s
+    of four tests' teardowns. (Whether this SIGTERM lands inside that window depends on how
+    fast the pool starts; on a slow machine it hung here every time before the fix.)"""
+    from tests.fixtures.service import http_get
+
+    (tmp_path / "cwd").mkdir()
+    gate = GateProcess(
+        serve_argv(None), base_env(GITGATE_DATA_DIR=str(tmp_path / "data")), tmp_path / "cwd"
+    ).start()
+    try:
+        assert http_get(f"{gate.url}/healthz")[0] == 200  # the worker is up
+        assert gate.proc is not None
+        gate.proc.send_signal(signal.SIGTERM)
+        assert gate.proc.wait(15) == 0  # well inside the 30 s graceful timeout
+        assert "SIGKILL" not in gate.log_text()
+    finally:
+        gate.stop()
