@@ -190,7 +190,7 @@ class ReceivePack:
                     gate.inspect(ex, self.config.rule, self.checks, ctx, stopping=self.stopping)
                 finally:
                     INSPECTION_SECONDS.observe(time.monotonic() - started)  # unpack + checks
-                wire = Wire(req, spool, quarantine, say, self._forwarder(req, emit), after=[])
+                wire = Wire(req, spool, quarantine, say, self._forwarder(req, emit))
                 self._break_glass(ex)
                 hold.mark_told(self._carry_out(ex, wire))
                 holding = [row for row in self.outcomes.values() if row.holds(ex, wire)]
@@ -227,7 +227,7 @@ class ReceivePack:
     def _settle(self, ex: Exchange, wire: Wire) -> None:
         """The mirror's upkeep the outcomes left (gitgate.git.settle). It changes nothing the
         agent was told: a failure is logged, and the next push fetches what it needs."""
-        for upkeep in wire.after or ():
+        for upkeep in wire.after:
             try:
                 upkeep()
             except Exception:

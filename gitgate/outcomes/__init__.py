@@ -32,16 +32,9 @@ class Wire:
     forward: Callable[[bytes], None]  # upstream's own progress, passed through
     masked: Masked | None = None  # the relayed refs' rewrite (gitgate.outcomes.mask)
     wait: float = 0.0  # seconds to hold the queued push open (gitgate.outcomes.queue)
-    # mirror upkeep that changes nothing the agent is told (gitgate.git.settle): run once
-    # the agent has its answer; None runs it at once
-    after: list[Callable[[], None]] | None = field(default=None)
-
-    def later(self, upkeep: Callable[[], None]) -> None:
-        """Run `upkeep` after the answer (see `after`), or now when nobody runs it then."""
-        if self.after is None:
-            upkeep()
-        else:
-            self.after.append(upkeep)
+    # mirror upkeep that changes nothing the agent is told (gitgate.git.settle): the push
+    # runs it once the agent has its answer (gitgate.git.receive)
+    after: list[Callable[[], None]] = field(default_factory=list)
 
 
 class Outcome:

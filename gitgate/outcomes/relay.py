@@ -42,7 +42,7 @@ class Relay(Outcome):
             # A partial relay adopts nothing (and records no refs that would then point
             # at objects the mirror lacks); the next push fetches what it needs.
             repo, quarantine = ex.repo, wire.quarantine
-            wire.later(lambda: self._adopt(repo, quarantine, accepted))
+            wire.after.append(lambda: self._adopt(repo, quarantine, accepted))
         return {c.ref: _reason(c.ref, result) for c in commands}
 
     def _adopt(
