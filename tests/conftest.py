@@ -25,6 +25,33 @@ def scanner() -> Iterator[Any]:
 
 
 @pytest.fixture
+def inflated(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The bytes each zlib inflation of the pack pre-pass (gitgate.inspection.packlimits)
+    produced: a bomb must be refused before much of it is inflated."""
+    import zlib
+
+    from gitgate.inspection import packlimits
+
+    out: list[int] = []
+    real = zlib.decompressobj
+
+    class Counting:
+        def __init__(self) -> None:
+            self.d = real()
+
+        def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+            chunk = self.d.decompress(data, max_length)
+            out.append(len(chunk))
+            return chunk
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.d, name)
+
+    monkeypatch.setattr(packlimits.zlib, "decompressobj", Counting)
+    return out
+
+
+@pytest.fixture
 def upstream(tmp_path: Path) -> Iterator[UpstreamServer]:
     srv = UpstreamServer(tmp_path / "upstream", token="upstream-secret-token").start()
     yield srv
