@@ -143,7 +143,10 @@ def test_another_token_is_verified_in_full(setup: Any) -> None:
     token, _ = gate.issue(subject="agent-7", groups=[], ttl_s=600)
     auth.authenticate(bearer(token))
     head, payload, signature = token.split(".")
-    tampered = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    # Change the signature's first character: it carries six bits of the first byte, so the
+    # result is always well-formed base64url with a different signature. (Changing the last
+    # characters could land on padding bits: a malformed token, refused before verifying.)
+    tampered = f"{head}.{payload}.{'B' if signature[0] == 'A' else 'A'}{signature[1:]}"
     with pytest.raises(AuthError):
         auth.authenticate(bearer(tampered))
     assert counted.calls == 2
