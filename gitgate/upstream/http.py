@@ -231,23 +231,25 @@ class Upstream:
             else:
                 hdrs["Content-Length"] = str(content_length)
         replayable = _replayable(body)
+
+        def attempt(conn: http.client.HTTPConnection) -> http.client.HTTPResponse:
+            conn.request(method, path, body=_stream(body), headers=hdrs, encode_chunked=chunked)
+            return conn.getresponse()
+
         conn = (self.pool.get() if replayable else None) or self._connect()
         reused = conn.sock is not None
         try:
-            conn.request(method, path, body=_stream(body), headers=hdrs, encode_chunked=chunked)
-            resp = conn.getresponse()
+            resp = attempt(conn)
         except (OSError, http.client.HTTPException) as ex:
             conn.close()
-            if reused:  # the server closed the idle connection meanwhile: once, afresh
-                conn = self._connect()
-                try:
-                    conn.request(method, path, body=_stream(body), headers=hdrs)
-                    resp = conn.getresponse()
-                except (OSError, http.client.HTTPException) as ex2:
-                    conn.close()
-                    raise self._unreachable(ex2) from None
-            else:
+            if not reused:
                 raise self._unreachable(ex) from None
+            conn = self._connect()  # the server closed the idle connection meanwhile: afresh
+            try:
+                resp = attempt(conn)
+            except (OSError, http.client.HTTPException) as ex2:
+                conn.close()
+                raise self._unreachable(ex2) from None
         if resp.status in credential_statuses and auth and self.credential:
             conn.close()
             self.credential.invalidate()
