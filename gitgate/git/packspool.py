@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from gitgate.git.quarantine import PUSH_PREFIX
+
 HEADER, TRAILER = 12, 20  # a pack's bytes that completing it in place rewrites
 _HEX = frozenset(string.hexdigits.encode())
 
@@ -95,7 +97,7 @@ class PackSpool:
 
     def _open(self) -> None:
         self._root.mkdir(parents=True, exist_ok=True)
-        self._dir = Path(tempfile.mkdtemp(prefix="push-", dir=self._root))
+        self._dir = Path(tempfile.mkdtemp(prefix=PUSH_PREFIX, dir=self._root))
         self._file = open(self.pack_path, "w+b")  # noqa: SIM115 - closed by close()
 
     def write(self, data: bytes) -> int:

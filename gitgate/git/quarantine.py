@@ -30,13 +30,15 @@ if TYPE_CHECKING:
     from gitgate.git.mirror import Mirrors
 
 SPARE_MAX_AGE_S = 600.0
-SPARE_PREFIX = "spare-"
+# Directories under the quarantine root (gitgate.ops.maintenance sweeps both when orphaned):
+PUSH_PREFIX = "push-"  # a push's quarantine, or its spooled pack (gitgate.git.packspool)
+SPARE_PREFIX = "spare-"  # made ahead for the next push
 MEMO_MAX = 200_000  # object ids whose presence in the mirror one push remembers
 PRIME_MIN = 64  # ids: fewer are asked one by one (starting git costs ~3 ms)
 PRIME_TIMEOUT_S = 60.0
 
 
-def skeleton(root: Path, mirror_objects: Path, prefix: str = "push-") -> Path:
+def skeleton(root: Path, mirror_objects: Path, prefix: str = PUSH_PREFIX) -> Path:
     """A new, empty quarantine directory under `root` whose objects borrow `mirror_objects`
     (`spare-*` when made ahead, so a spare is never mistaken for a push's leftover)."""
     root.mkdir(parents=True, exist_ok=True)

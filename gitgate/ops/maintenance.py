@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitgate.config import Config
+from gitgate.git.quarantine import PUSH_PREFIX, SPARE_PREFIX
 
 log = logging.getLogger("gitgate.maintenance")
 DELIVERY_INTERVAL_S = 5.0
@@ -27,8 +28,9 @@ def sweep_quarantines(root: Path, older_than_s: float = LEFTOVER_QUARANTINE_S) -
     """Remove quarantine directories left behind by a killed worker (kill -9, OOM)."""
     removed = 0
     cutoff = time.time() - older_than_s
-    made = [*root.glob("push-*"), *root.glob("spare-*")] if root.is_dir() else []
-    for path in made:  # a push's own, or one made ahead for it (gitgate.git.quarantine)
+    prefixes = (PUSH_PREFIX, SPARE_PREFIX)  # a push's own, or one made ahead for it
+    made = [p for prefix in prefixes for p in root.glob(f"{prefix}*")] if root.is_dir() else []
+    for path in made:
         try:
             if path.stat().st_mtime < cutoff:
                 shutil.rmtree(path, ignore_errors=True)
