@@ -86,9 +86,8 @@ class Mirrors:
         self.consolidator = Consolidator(self.consolidate)
         self.early = EarlyFetches(self.fetch)
         self.settling = Settling()  # relayed pushes still adopting (gitgate.git.settle)
-        self.spares = Spares(
-            self.quarantine_root
-        )  # quarantines made ahead (gitgate.git.quarantine)
+        # quarantines made ahead (gitgate.git.quarantine)
+        self.spares = Spares(self.quarantine_root)
         self._known_lock = threading.Lock()
         self._known: dict[tuple[str, int], set[bytes]] = {}  # tips seen in each mirror
 
