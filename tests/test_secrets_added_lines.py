@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from gitgate.checks.secrets import added_lines, blank_unchanged, common_head
+from gitgate.checks.addedlines import added_lines, blank_unchanged, common_head
 
 
 def _plain(old: bytes, new: bytes) -> set[int]:

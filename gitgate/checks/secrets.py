@@ -24,7 +24,7 @@ from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 from gitgate import globs
-from gitgate.checks.addedlines import added_lines, blank_unchanged, common_head
+from gitgate.checks.addedlines import blank_unchanged
 from gitgate.checks.base import (
     UNSTORABLE_PATHS,
     CheckContext,
@@ -37,8 +37,6 @@ from gitgate.inspection.push import FileChange, Push
 
 if TYPE_CHECKING:  # the scanner (and detect-secrets) is imported when a push is scanned
     from gitgate.scanning.model import SecretHit
-
-__all__ = ["Secrets", "SecretsOptions", "added_lines", "blank_unchanged", "common_head"]
 
 HASH_CHARS = 12
 BATCH_BYTES = 16 * 1024 * 1024  # text held in memory at once, whatever the push's size
